@@ -1,0 +1,81 @@
+#pragma once
+/// @file mpi.hpp
+/// Small value-returning MPI helpers. Library code receives its communicator from the caller and
+/// never names MPI_COMM_WORLD.
+#include <cstdint>
+#include <mpi.h>
+#include <string>
+#include <vector>
+
+#include "pairpose/core/error.hpp"
+
+namespace pairpose::mpi {
+
+/// Throws pairpose::Error with MPI's text for a failed call.
+void check(int code, const char* what);
+
+inline int comm_rank(MPI_Comm comm) {
+  int r = 0;
+  MPI_Comm_rank(comm, &r);
+  return r;
+}
+inline int comm_size(MPI_Comm comm) {
+  int s = 1;
+  MPI_Comm_size(comm, &s);
+  return s;
+}
+
+template <class T> MPI_Datatype type_of();
+template <> inline MPI_Datatype type_of<double>() { return MPI_DOUBLE; }
+template <> inline MPI_Datatype type_of<float>() { return MPI_FLOAT; }
+template <> inline MPI_Datatype type_of<int>() { return MPI_INT; }
+template <> inline MPI_Datatype type_of<std::int64_t>() { return MPI_INT64_T; }
+template <> inline MPI_Datatype type_of<std::uint64_t>() { return MPI_UINT64_T; }
+template <> inline MPI_Datatype type_of<char>() { return MPI_CHAR; }
+
+/// Sum of one value over the communicator, returned on every rank.
+template <class T> T all_sum(T value, MPI_Comm comm) {
+  T out{};
+  check(MPI_Allreduce(&value, &out, 1, type_of<T>(), MPI_SUM, comm), "MPI_Allreduce");
+  return out;
+}
+template <class T> T all_max(T value, MPI_Comm comm) {
+  T out{};
+  check(MPI_Allreduce(&value, &out, 1, type_of<T>(), MPI_MAX, comm), "MPI_Allreduce");
+  return out;
+}
+template <class T> T all_min(T value, MPI_Comm comm) {
+  T out{};
+  check(MPI_Allreduce(&value, &out, 1, type_of<T>(), MPI_MIN, comm), "MPI_Allreduce");
+  return out;
+}
+/// In-place element-wise sum of a buffer over the communicator. Large buffers are reduced in
+/// chunks so that counts stay within int.
+template <class T> void all_sum_inplace(T* data, std::int64_t n, MPI_Comm comm) {
+  constexpr std::int64_t chunk = std::int64_t(1) << 28;
+  for (std::int64_t off = 0; off < n; off += chunk) {
+    const int count = static_cast<int>(std::min(chunk, n - off));
+    check(MPI_Allreduce(MPI_IN_PLACE, data + off, count, type_of<T>(), MPI_SUM, comm),
+          "MPI_Allreduce");
+  }
+}
+template <class T> void broadcast(T* data, std::int64_t n, int root, MPI_Comm comm) {
+  constexpr std::int64_t chunk = std::int64_t(1) << 28;
+  for (std::int64_t off = 0; off < n; off += chunk) {
+    const int count = static_cast<int>(std::min(chunk, n - off));
+    check(MPI_Bcast(data + off, count, type_of<T>(), root, comm), "MPI_Bcast");
+  }
+}
+/// The string held by `root`, on every rank.
+std::string broadcast_string(const std::string& s, int root, MPI_Comm comm);
+
+/// True on every rank when `ok` is true on every rank. Use it after rank-local validation so that
+/// all ranks fail together with the message of the first failing rank (see agree_or_throw).
+bool all_true(bool ok, MPI_Comm comm);
+
+/// Collective: if any rank's `message` is non-empty, every rank throws pairpose::Error with the
+/// message of the lowest such rank (prefixed by its rank number). Lets rank-local input checks end
+/// the job cleanly instead of leaving the other ranks in a collective.
+void agree_or_throw(const std::string& message, MPI_Comm comm);
+
+} // namespace pairpose::mpi
