@@ -1,0 +1,194 @@
+#include "pairpose/reconstruct/reconstructor.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <complex>
+#include <fftw3-mpi.h>
+#include <fftw3.h>
+
+#include "pairpose/core/error.hpp"
+#include "pairpose/core/mpi.hpp"
+#include "pairpose/core/random.hpp"
+#include "pairpose/geometry/rotation.hpp"
+#include "pairpose/simulate/ctf.hpp"
+
+namespace pairpose::reconstruct {
+
+using cfloat = std::complex<float>;
+
+std::vector<int> random_half_sets(std::uint64_t seed, Block rows) {
+  std::vector<int> out(static_cast<size_t>(std::max<std::int64_t>(rows.size(), 0)));
+  for (std::int64_t i = rows.begin; i < rows.end; ++i)
+    out[i - rows.begin] = 1 + static_cast<int>(Rng(seed, stream_split, i).below(2));
+  return out;
+}
+
+/// The per-image 2D transform: padded real buffer, its half-plane spectrum, one float plan.
+struct Reconstructor::Fft {
+  std::int64_t n = 0;
+  float* real = nullptr;
+  fftwf_complex* spectrum = nullptr;
+  fftwf_plan plan = nullptr;
+  explicit Fft(std::int64_t n_padded) : n(n_padded) {
+    real = fftwf_alloc_real(n * n);
+    spectrum = fftwf_alloc_complex(n * (n / 2 + 1));
+    plan = fftwf_plan_dft_r2c_2d(static_cast<int>(n), static_cast<int>(n), real, spectrum,
+                                 FFTW_MEASURE);
+  }
+  ~Fft() {
+    fftwf_destroy_plan(plan);
+    fftwf_free(real);
+    fftwf_free(spectrum);
+  }
+};
+
+Reconstructor::Reconstructor(MPI_Comm comm, const ReconstructorOptions& options)
+    : comm_(comm), options_(options) {
+  const auto& o = options_;
+  const std::string src = o.source.empty() ? "reconstruct" : o.source;
+  PAIRPOSE_CHECK(o.image_size >= 4 && o.image_size % 2 == 0,
+                 src << ": image size must be even and >= 4 pixels, got " << o.image_size);
+  PAIRPOSE_CHECK(o.pixel_size > 0 && std::isfinite(o.pixel_size),
+                 src << ": pixel size must be > 0 Å, got " << o.pixel_size);
+  PAIRPOSE_CHECK(o.padding >= 1 && o.padding <= 4,
+                 src << ": padding must be 1 ... 4, got " << o.padding);
+  PAIRPOSE_CHECK(o.wiener_constant >= 0,
+                 src << ": wiener_constant must be >= 0, got " << o.wiener_constant);
+  fftw_mpi_init();
+  n_padded_ = o.padding * o.image_size;
+  n_half_ = n_padded_ / 2 + 1;
+  r_max_ = n_padded_ / 2 - 1;
+  const size_t n_cells = static_cast<size_t>(n_padded_ * n_padded_ * n_half_);
+  for (auto& g : grids_)
+    g.assign(n_cells, Cell{0, 0, 0});
+  fft_ = std::make_unique<Fft>(n_padded_);
+}
+
+Reconstructor::~Reconstructor() = default;
+
+void Reconstructor::insert(const ImageStack& images, const std::vector<Particle>& particles,
+                           const std::vector<int>& half_sets, std::int64_t first_index) {
+  const std::string& src = options_.source;
+  PAIRPOSE_CHECK(!finished_, src << ": insert() after finish()");
+  PAIRPOSE_CHECK(images.nx == options_.image_size && images.ny == options_.image_size,
+                 src << ": images are " << images.nx << " x " << images.ny
+                     << " pixels, the reconstruction expects " << options_.image_size);
+  PAIRPOSE_CHECK(static_cast<std::int64_t>(particles.size()) == images.n &&
+                     static_cast<std::int64_t>(half_sets.size()) == images.n,
+                 src << ": " << images.n << " images but " << particles.size() << " particles and "
+                     << half_sets.size() << " half-set labels (from particle " << first_index
+                     << ")");
+  for (std::int64_t i = 0; i < images.n; ++i) {
+    const int h = half_sets[i];
+    PAIRPOSE_CHECK(h == 1 || h == 2, src << ": particle " << first_index + i
+                                         << ": half-set must be 1 or 2, got " << h);
+    insert_one(images.image(i), particles[i], grids_[h - 1], first_index + i);
+    ++n_inserted_[h - 1];
+  }
+}
+
+namespace {
+
+/// exp(−2πi k s / N) for k = −r … r, stored at k + r.
+std::vector<cfloat> phase_ramp(double shift, std::int64_t n_padded, std::int64_t r) {
+  std::vector<cfloat> out(static_cast<size_t>(2 * r + 1));
+  for (std::int64_t k = -r; k <= r; ++k) {
+    const double angle = -2.0 * M_PI * k * shift / n_padded;
+    out[k + r] = cfloat(static_cast<float>(std::cos(angle)), static_cast<float>(std::sin(angle)));
+  }
+  return out;
+}
+
+geometry::Quat checked_orientation(const Particle& p, const std::string& src, std::int64_t index) {
+  const geometry::Quat& q = p.orientation;
+  const double norm = std::sqrt(q.w * q.w + q.x * q.x + q.y * q.y + q.z * q.z);
+  PAIRPOSE_CHECK(std::isfinite(norm) && norm > 1e-6,
+                 src << ": particle " << index << ": orientation is missing (quaternion (" << q.w
+                     << ", " << q.x << ", " << q.y << ", " << q.z << "))");
+  return geometry::normalized(q);
+}
+
+} // namespace
+
+void Reconstructor::insert_one(const float* image, const Particle& p, std::vector<Cell>& grid,
+                               std::int64_t index) {
+  const std::int64_t n = options_.image_size, N = n_padded_, r = r_max_;
+  const std::string& src = options_.source;
+  for (std::int64_t k = 0; k < n * n; ++k)
+    PAIRPOSE_CHECK(std::isfinite(image[k]), src << ": particle " << index << ": pixel (" << k % n
+                                                << ", " << k / n << ") of its image is not finite");
+  PAIRPOSE_CHECK(std::isfinite(p.shift_x) && std::isfinite(p.shift_y),
+                 src << ": particle " << index << ": shift is not finite");
+  const geometry::Mat3 a = geometry::to_matrix(checked_orientation(p, src, index));
+
+  // Zero-pad with the image centre (n/2, n/2) at the origin of the periodic N × N box.
+  std::fill(fft_->real, fft_->real + N * N, 0.0f);
+  for (std::int64_t y = 0; y < n; ++y) {
+    float* row = fft_->real + ((y - n / 2 + N) % N) * N;
+    for (std::int64_t x = 0; x < n; ++x)
+      row[(x - n / 2 + N) % N] = image[y * n + x];
+  }
+  fftwf_execute(fft_->plan);
+  const auto* spectrum = reinterpret_cast<const cfloat*>(fft_->spectrum);
+
+  const auto ramp_x = phase_ramp(p.shift_x / options_.pixel_size, N, r);
+  const auto ramp_y = phase_ramp(p.shift_y / options_.pixel_size, N, r);
+  const bool use_ctf = options_.apply_ctf && p.has_ctf;
+  std::unique_ptr<simulate::Ctf> ctf;
+  if (use_ctf) ctf = std::make_unique<simulate::Ctf>(p.ctf);
+  const double df = 1.0 / (N * options_.pixel_size);
+
+  for (std::int64_t ky = -r; ky <= r; ++ky) {
+    const cfloat* row = spectrum + ((ky + N) % N) * n_half_;
+    const auto kx_max = static_cast<std::int64_t>(std::sqrt(double(r * r - ky * ky)));
+    for (std::int64_t kx = 0; kx <= kx_max; ++kx) {
+      cfloat c = row[kx] * ramp_x[kx + r] * ramp_y[ky + r];
+      float w = 1.0f;
+      if (use_ctf) {
+        const auto t = static_cast<float>((*ctf)(kx * df, ky * df));
+        c *= t;
+        w = t * t;
+      }
+      const double px = kx * a[0] + ky * a[3], py = kx * a[1] + ky * a[4],
+                   pz = kx * a[2] + ky * a[5];
+      splat(grid, px, py, pz, c.real(), c.imag(), w);
+      // The mirrored half of the 2D transform (−k holds the conjugate); the column kx = 0 holds
+      // both k and −k already.
+      if (kx > 0) splat(grid, -px, -py, -pz, c.real(), -c.imag(), w);
+    }
+  }
+}
+
+void Reconstructor::splat(std::vector<Cell>& grid, double px, double py, double pz, float re,
+                          float im, float w) const {
+  const auto x0 = static_cast<std::int64_t>(std::floor(px));
+  if (x0 < -1) return; // every neighbour has x < 0: stored as the mirrored point
+  const auto y0 = static_cast<std::int64_t>(std::floor(py));
+  const auto z0 = static_cast<std::int64_t>(std::floor(pz));
+  const auto fx = static_cast<float>(px - x0), fy = static_cast<float>(py - y0),
+             fz = static_cast<float>(pz - z0);
+  const std::int64_t N = n_padded_;
+  for (int dz = 0; dz < 2; ++dz) {
+    const float wz = dz ? fz : 1.0f - fz;
+    const std::int64_t z = (z0 + dz + N) % N;
+    for (int dy = 0; dy < 2; ++dy) {
+      const float wzy = wz * (dy ? fy : 1.0f - fy);
+      const std::int64_t y = (y0 + dy + N) % N;
+      Cell* line = grid.data() + (z * N + y) * n_half_;
+      if (x0 >= 0) {
+        const float k = wzy * (1.0f - fx);
+        Cell& c = line[x0];
+        c.re += k * re;
+        c.im += k * im;
+        c.w += k * w;
+      }
+      const float k = wzy * fx;
+      Cell& c = line[x0 + 1];
+      c.re += k * re;
+      c.im += k * im;
+      c.w += k * w;
+    }
+  }
+}
+
+} // namespace pairpose::reconstruct
