@@ -1,6 +1,7 @@
 #include "pairpose/app/cli.hpp"
 
 #include <cstdio>
+#include <cstdlib>
 #include <sstream>
 
 #include "pairpose/config/provenance.hpp"
@@ -76,6 +77,15 @@ Invocation parse_arguments(const std::vector<std::string>& args) {
   return inv;
 }
 
+/// Fault injection for the reliability tests: PAIRPOSE_INJECT_FAULT=R makes rank R fail as the
+/// stage starts while the other ranks go on into the stage's collectives; the job must still end
+/// promptly with rank R's message.
+void inject_fault(MPI_Comm comm) {
+  const char* rank = std::getenv("PAIRPOSE_INJECT_FAULT");
+  if (rank != nullptr && std::atoi(rank) == mpi::comm_rank(comm))
+    PAIRPOSE_FAIL("injected fault on rank " << rank << " (PAIRPOSE_INJECT_FAULT)");
+}
+
 } // namespace
 
 std::vector<config::Schema> all_schemas() {
@@ -145,6 +155,7 @@ int run_command_line(const std::vector<std::string>& args, MPI_Comm comm) {
   log.debug("resolved parameters:\n{}", params.to_toml());
   {
     auto total = timers.scope("total");
+    inject_fault(comm);
     inv.stage->run(ctx);
   }
   timers.summary(log);
