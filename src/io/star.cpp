@@ -29,10 +29,10 @@ int StarTable::require_column(const std::string& label) const {
   return c;
 }
 
-std::string StarTable::text(std::int64_t row, int column) const {
+std::string_view StarTable::view(std::int64_t row, int column) const {
   const auto cell = static_cast<size_t>(row * n_columns() + column);
   const std::uint64_t begin = cell == 0 ? 0 : cell_end_[cell - 1];
-  return buffer_.substr(begin, cell_end_[cell] - begin);
+  return std::string_view(buffer_).substr(begin, cell_end_[cell] - begin);
 }
 
 std::int64_t StarTable::line_of(std::int64_t row, int column) const {
@@ -49,7 +49,7 @@ std::string StarTable::where(std::int64_t row, int column) const {
 }
 
 double StarTable::real(std::int64_t row, int column) const {
-  const std::string t = text(row, column);
+  const std::string_view t = view(row, column);
   const char* first = t.data() + (!t.empty() && t[0] == '+' ? 1 : 0);
   double v = 0;
   const auto [end, ec] = std::from_chars(first, t.data() + t.size(), v);
@@ -264,48 +264,62 @@ StarFile read_star(const std::string& path) { return parse_star(read_file(path),
 
 namespace {
 
-std::string quoted(const std::string& v, const std::string& table, const std::string& label) {
+/// Appends `v` to `out`, quoted when a reader would otherwise split or misread it.
+void append_value(std::string& out, std::string_view v, const std::string& table,
+                  const std::string& label) {
   bool needs = v.empty() || v[0] == '#' || v[0] == '_' || v[0] == ';' || v[0] == '\'' ||
-               v[0] == '"' || v.rfind("data_", 0) == 0 || v.rfind("loop_", 0) == 0;
+               v[0] == '"' || v.substr(0, 5) == "data_" || v.substr(0, 5) == "loop_";
   for (char c : v) {
     PAIRPOSE_CHECK(c != '\n', "STAR block 'data_" << table << "', column _" << label
                                                   << ": value contains a line break");
     needs = needs || is_blank(c);
   }
-  if (!needs) return v;
-  const bool has_double = v.find('"') != std::string::npos;
-  PAIRPOSE_CHECK(!has_double || v.find('\'') == std::string::npos,
+  if (!needs) {
+    out += v;
+    return;
+  }
+  const bool has_double = v.find('"') != std::string_view::npos;
+  PAIRPOSE_CHECK(!has_double || v.find('\'') == std::string_view::npos,
                  "STAR block 'data_" << table << "', column _" << label
                                      << ": value contains both quote characters: " << v);
-  return has_double ? "'" + v + "'" : "\"" + v + "\"";
+  const char q = has_double ? '\'' : '"';
+  ((out += q) += v) += q;
+}
+
+void append_table(std::string& out, const StarTable& t) {
+  ((out += "\n# version 30001\n\ndata_") += t.name()) += "\n\n";
+  const auto& labels = t.columns();
+  if (!t.is_loop()) {
+    for (int c = 0; c < t.n_columns(); ++c) {
+      ((out += "_") += labels[c]) += " ";
+      append_value(out, t.view(0, c), t.name(), labels[c]);
+      out += "\n";
+    }
+    return;
+  }
+  out += "loop_\n";
+  for (int c = 0; c < t.n_columns(); ++c)
+    out += "_" + labels[c] + " #" + std::to_string(c + 1) + "\n";
+  for (std::int64_t r = 0; r < t.n_rows(); ++r) {
+    for (int c = 0; c < t.n_columns(); ++c) {
+      if (c) out += ' ';
+      append_value(out, t.view(r, c), t.name(), labels[c]);
+    }
+    out += '\n';
+  }
 }
 
 } // namespace
 
 std::string format_star(const std::vector<StarTable>& tables, const std::string& header_comment) {
-  std::ostringstream os;
+  std::string out;
   std::istringstream comment(header_comment);
   for (std::string line; std::getline(comment, line);)
-    os << (line.rfind('#', 0) == 0 ? "" : "# ") << line << "\n";
-  for (const auto& t : tables) {
-    os << "\n# version 30001\n\ndata_" << t.name() << "\n\n";
-    if (!t.is_loop()) {
-      for (int c = 0; c < t.n_columns(); ++c)
-        os << "_" << t.columns()[c] << " " << quoted(t.text(0, c), t.name(), t.columns()[c])
-           << "\n";
-      continue;
-    }
-    os << "loop_\n";
-    for (int c = 0; c < t.n_columns(); ++c)
-      os << "_" << t.columns()[c] << " #" << c + 1 << "\n";
-    for (std::int64_t r = 0; r < t.n_rows(); ++r) {
-      for (int c = 0; c < t.n_columns(); ++c)
-        os << (c ? " " : "") << quoted(t.text(r, c), t.name(), t.columns()[c]);
-      os << "\n";
-    }
-  }
-  os << "\n";
-  return os.str();
+    ((out += (line.rfind('#', 0) == 0 ? "" : "# ")) += line) += "\n";
+  for (const auto& t : tables)
+    append_table(out, t);
+  out += "\n";
+  return out;
 }
 
 void write_star(const std::string& path, const std::vector<StarTable>& tables,

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include <fmt/format.h>
+#include <iterator>
 
 #include "pairpose/core/error.hpp"
 #include "pairpose/core/files.hpp"
@@ -123,11 +124,13 @@ double pixel_size_of(const Columns& cols, std::int64_t n, const ParticleStarOpti
   return 0;
 }
 
-ImageRef parse_image_name(const StarTable& t, std::int64_t row, int column,
-                          const std::string& root) {
-  const std::string name = t.text(row, column);
+/// Splits `N@stack` and resolves the stack against `root`. Consecutive particles usually share a
+/// stack, so the last resolution is cached in `last` (stack name as written → resolved path).
+ImageRef parse_image_name(const StarTable& t, std::int64_t row, int column, const std::string& root,
+                          std::pair<std::string, std::string>& last) {
+  const std::string_view name = t.view(row, column);
   const auto at = name.find('@');
-  PAIRPOSE_CHECK(at != std::string::npos && at > 0 && at + 1 < name.size(),
+  PAIRPOSE_CHECK(at != std::string_view::npos && at > 0 && at + 1 < name.size(),
                  t.where(row, column)
                      << ": image name '" << name << "' is not of the form N@stack");
   std::int64_t index = 0;
@@ -136,7 +139,9 @@ ImageRef parse_image_name(const StarTable& t, std::int64_t row, int column,
                  t.where(row, column) << ": image index in '" << name << "' is not an integer");
   PAIRPOSE_CHECK(index >= 1, t.where(row, column) << ": image index in '" << name
                                                   << "' must be ≥ 1 (RELION counts from 1)");
-  return {join_path(root, name.substr(at + 1)), index};
+  const std::string_view stack = name.substr(at + 1);
+  if (stack != last.first) last = {std::string(stack), join_path(root, std::string(stack))};
+  return {last.second, index};
 }
 
 void read_angles(const Columns& cols, ParticleStar& out, bool required) {
@@ -223,8 +228,9 @@ ParticleStar read_particles_star(const std::string& path, const ParticleStarOpti
   out.optics_groups.resize(static_cast<size_t>(n));
   const std::string root = options.image_root.empty() ? parent_folder(path) : options.image_root;
   const int name_col = parts.require_column("rlnImageName");
+  std::pair<std::string, std::string> last_stack;
   for (std::int64_t i = 0; i < n; ++i) {
-    out.images[static_cast<size_t>(i)] = parse_image_name(parts, i, name_col, root);
+    out.images[static_cast<size_t>(i)] = parse_image_name(parts, i, name_col, root, last_stack);
     out.optics_groups[static_cast<size_t>(i)] = cols.group(i);
   }
   out.pixel_size = pixel_size_of(cols, n, options);
@@ -260,8 +266,8 @@ StarTable optics_table(const ParticleStar& star) {
                        p.ctf.spherical_aberration == ref.spherical_aberration &&
                        p.ctf.amplitude_contrast == ref.amplitude_contrast,
                    "write_particles_star: particle " << i << " has voltage/Cs/amplitude contrast "
-                                                     << "different from particle 0; pairpose "
-                                                     << "writes one optics group");
+                                                     << "different from the first particle with "
+                                                     << "a CTF; pairpose writes one optics group");
   }
   StarTable t("optics", true);
   for (const char* c :
@@ -274,55 +280,75 @@ StarTable optics_table(const ParticleStar& star) {
   return t;
 }
 
-StarTable particles_table(const ParticleStar& star, const std::string& folder) {
-  const std::size_t n = star.particles.size();
+/// Which optional CTF columns the particles need.
+struct CtfColumns {
   bool ctf = false, bfactor = false, phase = false;
+};
+
+CtfColumns ctf_columns(const ParticleStar& star) {
+  CtfColumns c;
   for (const auto& p : star.particles) {
-    ctf = ctf || p.has_ctf;
-    bfactor = bfactor || (p.has_ctf && p.ctf.bfactor != 0);
-    phase = phase || (p.has_ctf && p.ctf.phase_shift != 0);
+    c.ctf = c.ctf || p.has_ctf;
+    c.bfactor = c.bfactor || (p.has_ctf && p.ctf.bfactor != 0);
+    c.phase = c.phase || (p.has_ctf && p.ctf.phase_shift != 0);
   }
+  return c;
+}
+
+StarTable particles_header(const ParticleStar& star, const CtfColumns& cc) {
   StarTable t("particles", true);
   for (const char* c : {"rlnImageName", "rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi",
                         "rlnOriginXAngst", "rlnOriginYAngst"})
     t.add_column(c);
-  if (ctf)
+  if (cc.ctf)
     for (const char* c : {"rlnDefocusU", "rlnDefocusV", "rlnDefocusAngle"})
       t.add_column(c);
-  if (bfactor) t.add_column("rlnCtfBfactor");
-  if (phase) t.add_column("rlnPhaseShift");
+  if (cc.bfactor) t.add_column("rlnCtfBfactor");
+  if (cc.phase) t.add_column("rlnPhaseShift");
   t.add_column("rlnOpticsGroup");
   for (const auto& e : star.extra) {
-    PAIRPOSE_CHECK(e.values.size() == n, "write_particles_star: extra column _"
-                                             << e.label << " has " << e.values.size()
-                                             << " values for " << n << " particles");
+    PAIRPOSE_CHECK(e.values.size() == star.particles.size(),
+                   "write_particles_star: extra column _" << e.label << " has " << e.values.size()
+                                                          << " values for " << star.particles.size()
+                                                          << " particles");
     t.add_column(e.label);
   }
-  std::vector<std::string> row;
-  for (std::size_t i = 0; i < n; ++i) {
+  return t;
+}
+
+StarTable particles_table(const ParticleStar& star, const std::string& folder) {
+  const CtfColumns cc = ctf_columns(star);
+  StarTable t = particles_header(star, cc);
+  std::string stack, name; // the last stack and its name relative to `folder`
+  fmt::memory_buffer buf;
+  auto push = [&](const auto&... args) {
+    buf.clear();
+    fmt::format_to(std::back_inserter(buf), args...);
+    t.push_value(buf.data(), buf.size());
+  };
+  for (std::size_t i = 0; i < star.particles.size(); ++i) {
     const Particle& p = star.particles[i];
-    PAIRPOSE_CHECK(ctf == p.has_ctf, "write_particles_star: particle "
-                                         << i << (p.has_ctf ? " has" : " has no")
-                                         << " CTF, unlike others");
     const auto& img = star.images[i];
+    PAIRPOSE_CHECK(cc.ctf == p.has_ctf, "write_particles_star: particle "
+                                            << i << (p.has_ctf ? " has" : " has no")
+                                            << " CTF, unlike others");
     PAIRPOSE_CHECK(img.index >= 1, "write_particles_star: particle " << i << ": image index "
                                                                      << img.index << " < 1");
+    if (img.stack != stack) stack = img.stack, name = relative_name(stack, folder);
     const geometry::Vec3 e = geometry::quaternion_to_euler(p.orientation);
-    row = {fmt::format("{:06d}@{}", img.index, relative_name(img.stack, folder)),
-           fmt::format("{:.6f}", e[0]),
-           fmt::format("{:.6f}", e[1]),
-           fmt::format("{:.6f}", e[2]),
-           fmt::format("{:.6f}", p.shift_x),
-           fmt::format("{:.6f}", p.shift_y)};
-    if (ctf)
+    t.begin_row();
+    push("{:06d}@{}", img.index, name);
+    for (double v : {e[0], e[1], e[2], p.shift_x, p.shift_y})
+      push("{:.6f}", v);
+    if (cc.ctf)
       for (double v : {p.ctf.defocus_u, p.ctf.defocus_v, p.ctf.defocus_angle})
-        row.push_back(fmt::format("{:.6f}", v));
-    if (bfactor) row.push_back(fmt::format("{:.6f}", p.ctf.bfactor));
-    if (phase) row.push_back(fmt::format("{:.6f}", p.ctf.phase_shift));
-    row.push_back("1");
+        push("{:.6f}", v);
+    if (cc.bfactor) push("{:.6f}", p.ctf.bfactor);
+    if (cc.phase) push("{:.6f}", p.ctf.phase_shift);
+    push("1");
     for (const auto& c : star.extra)
-      row.push_back(c.values[i]);
-    t.add_row(row);
+      t.push_value(c.values[i].data(), c.values[i].size());
+    t.end_row();
   }
   return t;
 }

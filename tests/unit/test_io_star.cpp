@@ -8,6 +8,7 @@
 #include "pairpose/core/error.hpp"
 #include "pairpose/core/files.hpp"
 #include "pairpose/geometry/rotation.hpp"
+#include "pairpose/io/mrc.hpp"
 #include "pairpose/io/star.hpp"
 
 using namespace pairpose;

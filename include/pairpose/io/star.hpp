@@ -23,6 +23,7 @@
 /// sits at (−origin_x, −origin_y) from the image centre (n/2).
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pairpose/io/particle.hpp"
@@ -53,7 +54,9 @@ public:
   int require_column(const std::string& label) const;
 
   /// The text of a cell (without quotes). row 0-based, column from find/require_column.
-  std::string text(std::int64_t row, int column) const;
+  std::string text(std::int64_t row, int column) const { return std::string(view(row, column)); }
+  /// The same without a copy; valid while the table lives and is not modified.
+  std::string_view view(std::int64_t row, int column) const;
   /// A finite real number; throws naming file, line, block, column and row otherwise.
   double real(std::int64_t row, int column) const;
   /// An integer (also accepts an integral real such as "3.000000"); throws like real().
