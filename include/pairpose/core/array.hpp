@@ -4,6 +4,7 @@
 /// Storage is C order with x the fastest axis, as in MRC files: element (x, y, z) of a volume is
 /// data[(z * ny + y) * nx + x]. Sizes are 64-bit.
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
