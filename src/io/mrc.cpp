@@ -154,30 +154,31 @@ void decode(const MrcHeader& h, const unsigned char* src, std::int64_t count, fl
   }
 }
 
-/// Reads `count` values starting at value index `first` of the data block.
-std::vector<float> read_values(const std::string& path, const MrcHeader& h, std::int64_t first,
-                               std::int64_t count) {
-  std::ifstream in = open_input(path);
+/// Reads `count` values starting at value index `first` of the data block into `out`.
+void read_values(std::istream& in, const std::string& path, const MrcHeader& h, std::int64_t first,
+                 std::int64_t count, float* out) {
   const std::int64_t bpv = h.bytes_per_value();
+  in.clear();
   in.seekg(h.data_offset() + first * bpv);
-  std::vector<float> out(static_cast<size_t>(count));
+  const bool direct = h.mode == 2 && h.big_endian != host_little_endian;
   constexpr std::int64_t chunk = 1 << 20;
-  std::vector<unsigned char> buffer(static_cast<size_t>(std::min(count, chunk) * bpv));
+  std::vector<unsigned char> buffer(direct ? 0 : static_cast<size_t>(std::min(count, chunk) * bpv));
   for (std::int64_t done = 0; done < count; done += chunk) {
     const std::int64_t n = std::min(chunk, count - done);
-    in.read(reinterpret_cast<char*>(buffer.data()), n * bpv);
+    char* target =
+        direct ? reinterpret_cast<char*>(out + done) : reinterpret_cast<char*>(buffer.data());
+    in.read(target, n * bpv);
     PAIRPOSE_CHECK(in.gcount() == n * bpv, path << ": MRC data truncated while reading value "
                                                 << first + done + in.gcount() / bpv);
-    decode(h, buffer.data(), n, out.data() + done);
+    if (!direct) decode(h, buffer.data(), n, out + done);
   }
-  return out;
 }
 
-void check_finite(const std::string& path, const std::vector<float>& v, std::int64_t offset) {
+void check_finite(const std::string& path, const float* v, std::int64_t n, std::int64_t offset) {
   std::int64_t n_bad = 0, first_bad = -1;
-  for (size_t i = 0; i < v.size(); ++i)
+  for (std::int64_t i = 0; i < n; ++i)
     if (!std::isfinite(v[i])) {
-      if (n_bad++ == 0) first_bad = static_cast<std::int64_t>(i) + offset;
+      if (n_bad++ == 0) first_bad = i + offset;
     }
   PAIRPOSE_CHECK(n_bad == 0, path << ": " << n_bad
                                   << " NaN or infinite values in the MRC data, the first at "
@@ -391,8 +392,10 @@ Volume read_mrc_volume(const std::string& path) {
   PAIRPOSE_CHECK(close(sx, sy) && close(sx, sz), path << ": voxels are not cubic (" << sx << " × "
                                                       << sy << " × " << sz
                                                       << " Å from the cell and MX, MY, MZ)");
-  std::vector<float> values = read_values(path, h, 0, h.nx * h.ny * h.nz);
-  check_finite(path, values, 0);
+  std::vector<float> values(static_cast<size_t>(h.nx * h.ny * h.nz));
+  std::ifstream in = open_input(path);
+  read_values(in, path, h, 0, h.nx * h.ny * h.nz, values.data());
+  check_finite(path, values.data(), h.nx * h.ny * h.nz, 0);
   Volume v;
   v.nx = n[0];
   v.ny = n[1];
@@ -409,19 +412,35 @@ ImageStack read_mrc_stack(const std::string& path) {
 }
 
 ImageStack read_mrc_images(const std::string& path, std::int64_t first, std::int64_t count) {
-  const MrcHeader h = read_mrc_header(path);
-  require_standard_axes(path, h);
-  PAIRPOSE_CHECK(first >= 0 && count >= 0 && first + count <= h.nz,
-                 path << ": images [" << first << ", " << first + count
-                      << ") requested, the stack holds " << h.nz);
-  ImageStack s;
-  s.n = count;
-  s.ny = h.ny;
-  s.nx = h.nx;
-  s.pixel_size = stack_pixel_size(path, h);
-  s.data = read_values(path, h, first * h.nx * h.ny, count * h.nx * h.ny);
-  check_finite(path, s.data, first * h.nx * h.ny);
+  return MrcStackReader(path).read(first, count);
+}
+
+MrcStackReader::MrcStackReader(const std::string& path)
+    : path_(path), header_(read_mrc_header(path)) {
+  require_standard_axes(path, header_);
+  pixel_size_ = stack_pixel_size(path, header_);
+  in_ = std::make_unique<std::ifstream>(open_input(path));
+}
+
+MrcStackReader::~MrcStackReader() = default;
+MrcStackReader::MrcStackReader(MrcStackReader&&) noexcept = default;
+MrcStackReader& MrcStackReader::operator=(MrcStackReader&&) noexcept = default;
+
+ImageStack MrcStackReader::read(std::int64_t first, std::int64_t count) {
+  PAIRPOSE_CHECK(count >= 0, path_ << ": negative image count " << count);
+  ImageStack s(count, header_.ny, header_.nx, pixel_size_);
+  read_into(first, count, s.data.data());
   return s;
+}
+
+void MrcStackReader::read_into(std::int64_t first, std::int64_t count, float* dst) {
+  const MrcHeader& h = header_;
+  PAIRPOSE_CHECK(first >= 0 && count >= 0 && first + count <= h.nz,
+                 path_ << ": images [" << first << ", " << first + count
+                       << ") requested, the stack holds " << h.nz);
+  const std::int64_t per_image = h.nx * h.ny;
+  read_values(*in_, path_, h, first * per_image, count * per_image, dst);
+  check_finite(path_, dst, count * per_image, first * per_image);
 }
 
 void write_mrc(const std::string& path, const Volume& volume, const std::string& label) {

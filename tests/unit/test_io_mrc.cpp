@@ -133,6 +133,21 @@ BOOST_AUTO_TEST_CASE(volume_and_stack_round_trip) {
   BOOST_TEST(part.n == 2);
   const std::vector<float> expected(s.image(2), s.image(4));
   BOOST_TEST(part.data == expected, boost::test_tools::per_element());
+  // An open reader: reads in any order, repeated, into a caller's buffer.
+  MrcStackReader reader(dir + "/s.mrcs");
+  BOOST_TEST(reader.n_images() == 5);
+  BOOST_TEST(reader.pixel_size() == 2.25);
+  const ImageStack last = reader.read(4, 1);
+  BOOST_TEST(std::vector<float>(last.image(0), last.image(1)) ==
+                 std::vector<float>(s.image(4), s.image(5)),
+             boost::test_tools::per_element());
+  std::vector<float> buffer(2 * 48);
+  reader.read_into(0, 2, buffer.data());
+  BOOST_TEST(buffer == std::vector<float>(s.image(0), s.image(2)),
+             boost::test_tools::per_element());
+  BOOST_TEST(reader.read(2, 2).data == expected, boost::test_tools::per_element());
+  BOOST_TEST(reader.read(5, 0).n == 0);
+  BOOST_CHECK_THROW(reader.read(4, 2), Error);
   // A stack with one image per section is not a map.
   const auto m = message_of([&] {
     ImageStack one(1, 4, 4, 1.0);

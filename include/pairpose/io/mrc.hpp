@@ -28,6 +28,8 @@
 /// mrcfile and RELION, so that cell / M gives the pixel size on every axis). Files pass
 /// mrcfile's validate().
 #include <cstdint>
+#include <iosfwd>
+#include <memory>
 #include <string>
 
 #include "pairpose/core/array.hpp"
@@ -65,6 +67,37 @@ Volume read_mrc_volume(const std::string& path);
 ImageStack read_mrc_stack(const std::string& path);
 /// Images [first, first + count) of a stack, reading only those bytes.
 ImageStack read_mrc_images(const std::string& path, std::int64_t first, std::int64_t count);
+
+/// An image stack kept open for many reads (e.g. the runs of images a STAR file points to): the
+/// header is read and checked once. Each read checks its values for NaN/Inf. Not thread-safe;
+/// one per thread or rank.
+///
+///     io::MrcStackReader stack("particles.mrcs");
+///     ImageStack block = stack.read(first, count);
+class MrcStackReader {
+public:
+  explicit MrcStackReader(const std::string& path);
+  ~MrcStackReader();
+  MrcStackReader(MrcStackReader&&) noexcept;
+  MrcStackReader& operator=(MrcStackReader&&) noexcept;
+
+  const std::string& path() const { return path_; }
+  const MrcHeader& header() const { return header_; }
+  std::int64_t n_images() const { return header_.nz; }
+  std::int64_t nx() const { return header_.nx; }
+  std::int64_t ny() const { return header_.ny; }
+  double pixel_size() const { return pixel_size_; }
+  /// Images [first, first + count) as a stack.
+  ImageStack read(std::int64_t first, std::int64_t count);
+  /// The same into `dst`, which holds count · ny · nx floats.
+  void read_into(std::int64_t first, std::int64_t count, float* dst);
+
+private:
+  std::string path_;
+  MrcHeader header_;
+  double pixel_size_ = 1.0;
+  std::unique_ptr<std::ifstream> in_;
+};
 
 /// Writes a map (ISPG 1) or a stack (ISPG 0, z = image index, MZ = 1, cell z = pixel size).
 /// `label` goes into the first of the ten 80-character labels (truncated).
