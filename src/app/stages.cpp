@@ -1,8 +1,12 @@
 // The table of stages. A stage module provides declare_<stage>(Schema&) and run_<stage>(ctx);
 // add one #include and one row here, in pipeline order.
 #include "pairpose/app/cli.hpp"
+#include "pairpose/evaluate/stage.hpp"
+#include "pairpose/pairs/stage.hpp"
+#include "pairpose/recover/stage.hpp"
 #include "pairpose/reconstruct/stage.hpp"
 #include "pairpose/simulate/molmap.hpp"
+#include "pairpose/simulate/stage.hpp"
 
 namespace pairpose::app {
 
@@ -13,8 +17,16 @@ const std::vector<Stage>& stages() {
        simulate::declare_phantom, simulate::run_phantom},
       {"molmap", "Density map from an atomic model (PDB/mmCIF), Chimera-style Gaussians",
        simulate::declare_molmap, simulate::run_molmap},
+      {"simulate", "Projections of maps (Fourier slice, RELION's CTF, noise) to a dataset",
+       simulate::declare_simulate, simulate::run_simulate},
+      {"pairs", "Pair set and estimated distances (exact, exact+noise, euclidean, embedding)",
+       pairs::declare_pairs, pairs::run_pairs},
+      {"recover", "Orientations from pairwise distances: init + distributed Riemannian refinement",
+       recover::declare_recover, recover::run_recover},
       {"reconstruct", "Direct Fourier inversion of oriented particles into a map and half-maps",
        reconstruct::declare_reconstruct, reconstruct::run_reconstruct},
+      {"evaluate", "Orientation error (E_OR, physical) against the truth, summary and plots",
+       evaluate::declare_evaluate, evaluate::run_evaluate},
   };
   return table;
 }
