@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE io_mrc
 #include "pairpose_test.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -345,6 +346,35 @@ BOOST_AUTO_TEST_CASE(bad_files_name_the_file_and_the_problem) {
   write_bytes(dir + "/ok.mrcs", raw_header(4, 3, 2, 2), 96);
   const auto r = message_of([&] { read_mrc_images(dir + "/ok.mrcs", 1, 2); });
   BOOST_TEST(contains(r, "images [1, 3) requested, the stack holds 2"), r);
+}
+
+BOOST_AUTO_TEST_CASE(byte_order_without_a_standard_stamp) {
+  const auto dir = testing::scratch_folder("mrc_stamp");
+  std::vector<float> values(24);
+  for (int i = 0; i < 24; ++i)
+    values[i] = 0.5f * i - 3;
+  // A zero stamp is little-endian.
+  auto h = raw_header(4, 3, 2, 2);
+  h[212] = h[213] = 0;
+  write_bytes(dir + "/zero.mrc", h, 0, values);
+  BOOST_TEST(!read_mrc_header(dir + "/zero.mrc").big_endian);
+  BOOST_TEST(read_mrc_volume(dir + "/zero.mrc").data == values, boost::test_tools::per_element());
+  // An unknown stamp on a big-endian file: the byte order that gives a known mode wins.
+  for (int w = 0; w < 56; ++w)
+    std::reverse(h.begin() + 4 * w, h.begin() + 4 * w + 4);
+  std::memcpy(h.data() + 208, "MAP ", 4);
+  h[212] = 0x99, h[213] = 0x99, h[214] = h[215] = 0;
+  std::vector<float> swapped = values;
+  for (auto& v : swapped) {
+    auto* b = reinterpret_cast<unsigned char*>(&v);
+    std::reverse(b, b + 4);
+  }
+  write_bytes(dir + "/big.mrc", h, 0, swapped);
+  BOOST_TEST(read_mrc_header(dir + "/big.mrc").big_endian);
+  const Volume v = read_mrc_volume(dir + "/big.mrc");
+  BOOST_TEST(v.nx == 4);
+  BOOST_TEST(v.nz == 2);
+  BOOST_TEST(v.data == values, boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(failed_write_leaves_no_file) {
