@@ -83,6 +83,13 @@ int StarTable::add_column(const std::string& label, std::int64_t line) {
   return n_columns() - 1;
 }
 
+void StarTable::add_key(const std::string& key, std::string_view value, std::int64_t line) {
+  PAIRPOSE_CHECK(!is_loop_, source_ << ":" << line << ": key _" << key << " in loop block 'data_"
+                                    << name_ << "'");
+  add_column(key, line);
+  push_value(value.data(), value.size());
+}
+
 void StarTable::begin_row(std::int64_t line) { row_lines_.push_back(line); }
 
 void StarTable::push_value(const char* text, std::size_t length) {
@@ -226,9 +233,7 @@ private:
     mode_ = Mode::keys;
     PAIRPOSE_CHECK(tk.size() == 2, where(ln) << "key _" << label << " needs exactly one value, got "
                                              << tk.size() - 1);
-    StarTable& table = file_.tables.back();
-    table.add_column(label, ln);
-    table.push_value(tk[1].p, tk[1].n);
+    file_.tables.back().add_key(label, std::string_view(tk[1].p, tk[1].n), ln);
   }
 
   StarFile& file_;

@@ -131,9 +131,8 @@ BOOST_AUTO_TEST_CASE(generic_reader_blocks_quotes_comments) {
 
 BOOST_AUTO_TEST_CASE(generic_writer_round_trip_with_quoting) {
   io::StarTable kv("info", false);
-  kv.add_column("rlnText");
   const std::string odd = "a value with spaces";
-  kv.push_value(odd.data(), odd.size());
+  kv.add_key("rlnText", odd);
   io::StarTable loop("things", true);
   loop.add_column("rlnName");
   loop.add_column("rlnValue");
@@ -152,6 +151,8 @@ BOOST_AUTO_TEST_CASE(generic_writer_round_trip_with_quoting) {
   BOOST_TEST(t.text(2, 0) == "");
   BOOST_TEST(t.text(2, 1) == "data_x");
   check_error([&] { loop.add_row({"only one"}); }, {"data_things", "1 values, expected 2"});
+  check_error([&] { loop.add_key("rlnKey", "1"); }, {"_rlnKey", "loop block 'data_things'"});
+  check_error([&] { kv.add_key("rlnText", "again"); }, {"duplicate label _rlnText"});
 }
 
 BOOST_AUTO_TEST_CASE(particles_round_trip) {

@@ -70,7 +70,7 @@ public:
   std::string where(std::int64_t row, int column) const;
 
   // --- building (the reader and the writers use these) ------------------------------------
-  /// Adds a column (all rows must be added after all columns). Throws on a duplicate label.
+  /// Loops: adds a column (all columns before any row). Throws on a duplicate label.
   int add_column(const std::string& label, std::int64_t line = 0);
   /// Appends a row of exactly n_columns() values; `line` is its source line (0 in memory).
   void add_row(const std::vector<std::string>& values, std::int64_t line = 0);
@@ -79,6 +79,8 @@ public:
   void push_value(const char* text, std::size_t length);
   /// Checks the last row is complete; throws naming file, line and the counts otherwise.
   void end_row();
+  /// Key-value blocks: adds `key` with its value (the only way to fill such a block).
+  void add_key(const std::string& key, std::string_view value, std::int64_t line = 0);
 
 private:
   std::string name_;
