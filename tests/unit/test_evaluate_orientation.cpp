@@ -276,6 +276,24 @@ BOOST_AUTO_TEST_CASE(physical_ignores_outliers_in_the_median) {
   BOOST_TEST(physical_error(truth, estimate).median_rad < 1e-12);
 }
 
+BOOST_AUTO_TEST_CASE(tiny_and_degenerate_inputs) {
+  Rng rng(55);
+  for (std::size_t n : {1, 2, 3, 5}) {
+    const Quats truth = random_quats(n, 19 + n);
+    const Quat c = geometry::random_rotation(rng);
+    Quats moved(n);
+    for (std::size_t i = 0; i < n; ++i)
+      moved[i] = geometry::multiply(truth[i], c);
+    BOOST_TEST(max_of(physical_error(truth, moved).errors) < 1e-12);
+    BOOST_TEST(max_of(orientation_error(truth, moved).errors) < 1e-12);
+  }
+  // A recovery that collapsed every particle onto one orientation is far from the truth.
+  const Quats truth = random_quats(2000, 30);
+  const Quats collapsed(truth.size(), geometry::random_rotation(rng));
+  BOOST_TEST(orientation_error(truth, collapsed).median > 1.5);
+  BOOST_TEST(physical_error(truth, collapsed).median_rad > 1.5);
+}
+
 // --- helpers and input checks --------------------------------------------------------------
 BOOST_AUTO_TEST_CASE(mirror_is_j_a_j) {
   const Mat3 j = {1, 0, 0, 0, 1, 0, 0, 0, -1};
