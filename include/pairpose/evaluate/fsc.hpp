@@ -1,0 +1,30 @@
+#pragma once
+/// @file fsc.hpp
+/// Fourier shell correlation between two maps (method.md §6): in shell s (the voxels of the 3D
+/// DFT whose frequency index |k| rounds to s, s = 0 … n/2),
+///
+///     FSC(s) = Re Σ F₁ F₂* / sqrt(Σ |F₁|² · Σ |F₂|²).
+///
+/// Resolution at a threshold: the first crossing of the curve below it (linear interpolation
+/// between shells), as box · voxel / shell in Å. Used to compare a reconstruction with its true
+/// map (threshold 0.5) and half-maps with each other (0.143).
+#include <cstdint>
+#include <vector>
+
+#include "pairpose/core/array.hpp"
+
+namespace pairpose::evaluate {
+
+/// FSC of two cubic maps of the same size, shells 0 … n/2 (shell 0 is the mean). A shell where
+/// either map has no power gets 0. Throws pairpose::Error when the maps are not cubic or differ
+/// in size. Rank-local (maps are small enough to hold on one rank).
+std::vector<double> fourier_shell_correlation(const Volume& a, const Volume& b);
+
+/// Fractional shell at which `fsc` first falls below `threshold` (from shell 1 on), linearly
+/// interpolated; fsc.size() − 1 when it never does.
+double shell_at(const std::vector<double>& fsc, double threshold);
+
+/// Resolution in Å of a fractional shell: box · voxel / shell (infinity at shell 0).
+double shell_resolution(double shell, std::int64_t box, double voxel_size);
+
+} // namespace pairpose::evaluate

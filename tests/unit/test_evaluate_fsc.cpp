@@ -1,0 +1,78 @@
+#define BOOST_TEST_MODULE evaluate_fsc
+#include "pairpose_test.hpp"
+
+#include <cmath>
+
+#include "pairpose/core/error.hpp"
+#include "pairpose/core/random.hpp"
+#include "pairpose/evaluate/fsc.hpp"
+
+using namespace pairpose;
+
+namespace {
+Volume random_map(std::int64_t n, std::uint64_t seed) {
+  Volume v(n, n, n, 2.0);
+  Rng rng(seed);
+  for (auto& x : v.data)
+    x = static_cast<float>(rng.normal());
+  return v;
+}
+} // namespace
+
+BOOST_AUTO_TEST_CASE(identical_maps_correlate_fully) {
+  const Volume a = random_map(16, 1);
+  const auto fsc = evaluate::fourier_shell_correlation(a, a);
+  BOOST_TEST(fsc.size() == 9u);
+  for (size_t s = 1; s < fsc.size(); ++s)
+    BOOST_TEST(fsc[s] == 1.0, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(evaluate::shell_at(fsc, 0.5) == 8.0);
+}
+
+BOOST_AUTO_TEST_CASE(independent_noise_is_uncorrelated_and_negation_anticorrelated) {
+  const Volume a = random_map(24, 2), b = random_map(24, 3);
+  const auto fsc = evaluate::fourier_shell_correlation(a, b);
+  for (size_t s = 3; s < fsc.size(); ++s)
+    BOOST_TEST(std::abs(fsc[s]) < 0.25);
+  Volume c = a;
+  for (auto& x : c.data)
+    x = -x;
+  const auto neg = evaluate::fourier_shell_correlation(a, c);
+  for (size_t s = 1; s < neg.size(); ++s)
+    BOOST_TEST(neg[s] == -1.0, boost::test_tools::tolerance(1e-12));
+}
+
+BOOST_AUTO_TEST_CASE(smooth_map_plus_noise_crosses_once) {
+  // A smooth blob (power falling fast with frequency) plus weak white noise: the FSC starts near
+  // 1 and falls below 0.5 at some shell; shell_at interpolates between the bracketing shells.
+  const std::int64_t n = 32;
+  Volume a(n, n, n, 2.0);
+  for (std::int64_t z = 0; z < n; ++z)
+    for (std::int64_t y = 0; y < n; ++y)
+      for (std::int64_t x = 0; x < n; ++x) {
+        const double r2 =
+            (x - 16.0) * (x - 16.0) + (y - 14.0) * (y - 14.0) + (z - 17.0) * (z - 17.0);
+        a.at(x, y, z) = static_cast<float>(std::exp(-r2 / (2 * 1.5 * 1.5)));
+      }
+  Volume b = a;
+  const Volume noise = random_map(n, 5);
+  for (size_t i = 0; i < b.data.size(); ++i)
+    b.data[i] += 0.01f * noise.data[i];
+  const auto fsc = evaluate::fourier_shell_correlation(a, b);
+  BOOST_TEST(fsc[1] > 0.99);
+  BOOST_TEST(fsc.back() < 0.5);
+  const double shell = evaluate::shell_at(fsc, 0.5);
+  const auto below = static_cast<size_t>(std::ceil(shell));
+  BOOST_TEST(shell > 1.0);
+  BOOST_TEST(fsc[below - 1] >= 0.5);
+  BOOST_TEST(fsc[below] < 0.5);
+  for (size_t s = 1; s < below; ++s)
+    BOOST_TEST(fsc[s] >= 0.5);
+  BOOST_TEST(evaluate::shell_resolution(8.0, n, 2.0) == 8.0);
+}
+
+BOOST_AUTO_TEST_CASE(shapes_must_agree) {
+  BOOST_CHECK_THROW(evaluate::fourier_shell_correlation(random_map(8, 1), random_map(10, 1)),
+                    Error);
+  Volume slab(8, 8, 4, 1.0);
+  BOOST_CHECK_THROW(evaluate::fourier_shell_correlation(slab, slab), Error);
+}

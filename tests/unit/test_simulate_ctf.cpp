@@ -1,0 +1,111 @@
+#define BOOST_TEST_MODULE simulate_ctf
+#include "pairpose_test.hpp"
+
+#include <cmath>
+
+#include "pairpose/core/error.hpp"
+#include "pairpose/simulate/ctf.hpp"
+#include "pairpose/simulate/draw.hpp"
+
+using namespace pairpose;
+using namespace pairpose::simulate;
+namespace tt = boost::test_tools;
+
+BOOST_AUTO_TEST_CASE(relativistic_wavelength) {
+  // Standard values: 0.01969 Å at 300 kV, 0.02508 Å at 200 kV.
+  BOOST_TEST(electron_wavelength(300) == 0.019687, tt::tolerance(1e-4));
+  BOOST_TEST(electron_wavelength(200) == 0.025079, tt::tolerance(1e-4));
+}
+
+BOOST_AUTO_TEST_CASE(value_at_zero_and_first_zero) {
+  CtfParams p;
+  p.defocus_u = p.defocus_v = 20000;
+  p.amplitude_contrast = 0.1;
+  p.spherical_aberration = 0; // χ = πλΔf u² + atan(Q/√(1−Q²)) exactly
+  const Ctf ctf(p);
+  BOOST_TEST(ctf(0, 0) == 0.1, tt::tolerance(1e-12)); // RELION's CTF(0) = +Q
+  const double lambda = electron_wavelength(300);
+  const double phase = std::atan(0.1 / std::sqrt(1 - 0.01));
+  const double u_zero = std::sqrt((M_PI - phase) / (M_PI * lambda * 20000));
+  BOOST_TEST(std::abs(ctf(u_zero, 0)) < 1e-9);
+  BOOST_TEST(ctf(0.5 * u_zero, 0) > 0.5); // first lobe positive
+  BOOST_TEST(std::abs(ctf(0, u_zero)) < 1e-9);
+}
+
+BOOST_AUTO_TEST_CASE(astigmatism_follows_the_angle) {
+  CtfParams p;
+  p.defocus_u = 22000, p.defocus_v = 18000, p.defocus_angle = 30;
+  const Ctf ctf(p);
+  CtfParams along_u = p, along_v = p;
+  along_u.defocus_v = along_u.defocus_u; // isotropic at U
+  along_v.defocus_u = along_v.defocus_v; // isotropic at V
+  const double u = 0.05, a = 30 * M_PI / 180;
+  BOOST_TEST(ctf(u * std::cos(a), u * std::sin(a)) ==
+                 Ctf(along_u)(u * std::cos(a), u * std::sin(a)),
+             tt::tolerance(1e-9));
+  BOOST_TEST(ctf(-u * std::sin(a), u * std::cos(a)) ==
+                 Ctf(along_v)(-u * std::sin(a), u * std::cos(a)),
+             tt::tolerance(1e-9));
+  BOOST_TEST(std::abs(ctf(u, 0) - ctf(0, u)) > 1e-3); // astigmatic: directions differ
+}
+
+BOOST_AUTO_TEST_CASE(bfactor_envelope_and_phase_shift) {
+  CtfParams p;
+  p.defocus_u = p.defocus_v = 15000;
+  CtfParams damped = p;
+  damped.bfactor = 100;
+  const double u = 0.1;
+  BOOST_TEST(Ctf(damped)(u, 0) == Ctf(p)(u, 0) * std::exp(-100 * u * u / 4), tt::tolerance(1e-9));
+  CtfParams plate = p;
+  plate.phase_shift = 90;
+  plate.amplitude_contrast = 0;
+  BOOST_TEST(Ctf(plate)(0, 0) == 1.0, tt::tolerance(1e-12));
+}
+
+BOOST_AUTO_TEST_CASE(half_plane_layout) {
+  CtfParams p;
+  p.defocus_u = 21000, p.defocus_v = 19000, p.defocus_angle = 10;
+  const std::int64_t n = 16;
+  const double pixel = 2.0;
+  const auto half = ctf_half_plane(p, n, pixel);
+  const auto full = ctf_centred_image(p, n, pixel);
+  BOOST_TEST(half.size() == size_t(n * (n / 2 + 1)));
+  // Row 13 is ky = −3; column 5 is kx = 5. In the centred image that is (8 + 5, 8 − 3).
+  BOOST_TEST(half[13 * (n / 2 + 1) + 5] == full[(8 - 3) * n + 8 + 5], tt::tolerance(1e-6));
+  BOOST_TEST(half[3 * (n / 2 + 1) + 5] == full[(8 + 3) * n + 8 + 5], tt::tolerance(1e-6));
+}
+
+BOOST_AUTO_TEST_CASE(bad_parameters_are_errors) {
+  CtfParams p;
+  p.voltage = 0;
+  BOOST_CHECK_THROW(check_ctf(p, "test"), Error);
+  p.voltage = 300;
+  p.amplitude_contrast = 1.0;
+  BOOST_CHECK_THROW(check_ctf(p, "test"), Error);
+  DrawOptions d;
+  d.ctf = true;
+  d.defocus_min = 20000, d.defocus_max = 10000;
+  BOOST_CHECK_THROW(check_draw_options(d), Error);
+  d.defocus_max = 30000;
+  BOOST_CHECK_NO_THROW(check_draw_options(d));
+}
+
+BOOST_AUTO_TEST_CASE(draws_depend_only_on_seed_and_index) {
+  DrawOptions d;
+  d.ctf = true;
+  d.shift_max = 10;
+  d.astigmatism_max = 1000;
+  d.n_maps = 3;
+  const Particle a = draw_particle(d, 7, 12345), b = draw_particle(d, 7, 12345),
+                 c = draw_particle(d, 7, 12346);
+  BOOST_TEST(a.orientation.w == b.orientation.w);
+  BOOST_TEST(a.ctf.defocus_u == b.ctf.defocus_u);
+  BOOST_TEST(a.orientation.w != c.orientation.w);
+  for (int i = 0; i < 200; ++i) {
+    const Particle p = draw_particle(d, 1, i);
+    BOOST_TEST(std::hypot(p.shift_x, p.shift_y) <= 10.0);
+    BOOST_TEST((p.ctf.defocus_u + p.ctf.defocus_v) / 2 >= d.defocus_min - 1e-9);
+    BOOST_TEST(p.ctf.defocus_u - p.ctf.defocus_v <= 1000 + 1e-9);
+    BOOST_TEST((p.map_index >= 0 && p.map_index < 3));
+  }
+}
