@@ -470,6 +470,8 @@ void Dataset::Impl::write_rows(const std::string& name, std::int64_t n_local, in
   const std::string group = top_group(p);
   PAIRPOSE_CHECK(p.size() > group.size() + 1,
                  path << ": array name '" << name << "' must be 'group/array'");
+  PAIRPOSE_CHECK(group != "particles",
+                 path << ": group /particles is reserved for the particles themselves");
   std::string msg;
   if (n_local < 0 || n_cols < 1)
     msg = path + ": write_rows " + p + ": " + std::to_string(n_local) + " rows of " +

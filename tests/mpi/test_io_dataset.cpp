@@ -22,6 +22,11 @@ namespace {
 MPI_Comm world() { return MPI_COMM_WORLD; }
 int rank() { return mpi::comm_rank(MPI_COMM_WORLD); }
 
+/// A scratch folder of its own for each rank count (ctest may run np1 and np2 at once).
+std::string scratch(const std::string& name) {
+  return testing::scratch_folder(name + "_np" + std::to_string(mpi::comm_size(MPI_COMM_WORLD)));
+}
+
 /// A pixel value that depends only on (particle, pixel).
 float pixel(std::int64_t i, std::int64_t k) { return float(i) * 0.5f + float(k) * 1e-3f - 7.0f; }
 
@@ -107,7 +112,7 @@ bool contains(const std::string& text, const std::string& part) {
 } // namespace
 
 BOOST_AUTO_TEST_CASE(create_commit_reopen_round_trip) {
-  const std::string path = testing::scratch_folder("dataset_round_trip") + "/run.h5";
+  const std::string path = scratch("dataset_round_trip") + "/run.h5";
   const std::int64_t n = 37, size = 12;
   write_sample(path, world(), n, size);
   BOOST_TEST(file_exists(path));
@@ -148,7 +153,7 @@ BOOST_AUTO_TEST_CASE(create_commit_reopen_round_trip) {
 BOOST_AUTO_TEST_CASE(two_ranks_write_the_same_content_as_one) {
   // The world writes one file, rank 0 alone (a single-rank communicator) another; both are then
   // read whole on the world and compared.
-  const std::string folder = testing::scratch_folder("dataset_ranks");
+  const std::string folder = scratch("dataset_ranks");
   const std::int64_t n = 23, size = 9;
   write_sample(folder + "/world.h5", world(), n, size);
   MPI_Comm solo;
@@ -171,7 +176,7 @@ BOOST_AUTO_TEST_CASE(two_ranks_write_the_same_content_as_one) {
 }
 
 BOOST_AUTO_TEST_CASE(variable_rows_and_result_groups) {
-  const std::string path = testing::scratch_folder("dataset_rows") + "/run.h5";
+  const std::string path = scratch("dataset_rows") + "/run.h5";
   DatasetInfo info = sample_info(10, 0);
   info.has_ctf = false;
   {
@@ -214,6 +219,7 @@ BOOST_AUTO_TEST_CASE(variable_rows_and_result_groups) {
     ds.write_rows("recover/pairs", n_local, 2, pairs.data());
     ds.set_attribute("recover", "method", "spectral");
     BOOST_CHECK_THROW(ds.write_rows("recover/pairs", n_local, 2, pairs.data()), Error);
+    BOOST_CHECK_THROW(ds.write_rows("particles/extra", n_local, 4, rows.data()), Error);
     ds.commit();
   }
   Dataset ds = Dataset::open(path, world());
@@ -247,7 +253,7 @@ BOOST_AUTO_TEST_CASE(variable_rows_and_result_groups) {
 }
 
 BOOST_AUTO_TEST_CASE(rerunning_a_stage_replaces_its_group) {
-  const std::string path = testing::scratch_folder("dataset_rerun") + "/run.h5";
+  const std::string path = scratch("dataset_rerun") + "/run.h5";
   DatasetInfo info = sample_info(4, 0);
   info.has_ctf = false;
   {
@@ -271,7 +277,7 @@ BOOST_AUTO_TEST_CASE(rerunning_a_stage_replaces_its_group) {
 }
 
 BOOST_AUTO_TEST_CASE(uncommitted_dataset_leaves_no_file) {
-  const std::string path = testing::scratch_folder("dataset_uncommitted") + "/run.h5";
+  const std::string path = scratch("dataset_uncommitted") + "/run.h5";
   {
     Dataset ds = Dataset::create(path, world(), sample_info(5, 4));
     BOOST_TEST(file_exists(path + ".part"));
@@ -293,7 +299,7 @@ BOOST_AUTO_TEST_CASE(uncommitted_dataset_leaves_no_file) {
 
 BOOST_AUTO_TEST_CASE(an_exception_while_writing_leaves_no_file) {
   // A stage that fails after create(): unwinding must not block, and no file may remain.
-  const std::string path = testing::scratch_folder("dataset_exception") + "/run.h5";
+  const std::string path = scratch("dataset_exception") + "/run.h5";
   const std::string e = error_of([&] {
     Dataset ds = Dataset::create(path, world(), sample_info(5, 4));
     mpi::agree_or_throw(rank() == 0 ? "simulated failure" : "", world());
@@ -306,7 +312,7 @@ BOOST_AUTO_TEST_CASE(an_exception_while_writing_leaves_no_file) {
 }
 
 BOOST_AUTO_TEST_CASE(errors_name_the_file_and_dataset) {
-  const std::string folder = testing::scratch_folder("dataset_errors");
+  const std::string folder = scratch("dataset_errors");
   const std::string path = folder + "/run.h5";
   DatasetInfo info = sample_info(6, 0);
   info.has_orientations = false;
@@ -355,7 +361,7 @@ template <class F> void edit_on_rank0(const std::string& path, F&& edit) {
 }
 
 BOOST_AUTO_TEST_CASE(foreign_versions_and_shapes_are_refused) {
-  const std::string folder = testing::scratch_folder("dataset_foreign");
+  const std::string folder = scratch("dataset_foreign");
   DatasetInfo info = sample_info(6, 0);
   info.has_ctf = false;
   for (const char* name : {"version.h5", "shape.h5"}) {
@@ -394,7 +400,7 @@ BOOST_AUTO_TEST_CASE(foreign_versions_and_shapes_are_refused) {
 
 BOOST_AUTO_TEST_CASE(datasets_on_single_rank_communicators) {
   // Each rank writes and reads its own file on its own communicator, at the same time.
-  const std::string folder = testing::scratch_folder("dataset_subcomm");
+  const std::string folder = scratch("dataset_subcomm");
   MPI_Comm self_comm;
   MPI_Comm_split(world(), rank(), 0, &self_comm);
   const std::string path = folder + "/rank" + std::to_string(rank()) + ".h5";
@@ -473,7 +479,7 @@ print("layout ok")
 
 BOOST_AUTO_TEST_CASE(layout_matches_the_documentation,
                      *boost::unit_test::precondition(needs_h5py{})) {
-  const std::string folder = testing::scratch_folder("dataset_layout");
+  const std::string folder = scratch("dataset_layout");
   const std::string path = folder + "/run.h5";
   write_sample(path, world(), 11, 8);
   {

@@ -11,10 +11,12 @@
 ///  - result groups (`/recover`, `/embed`, ...): named 2D arrays of float64 or int64 rows that
 ///    later stages add to the file (`write_rows`).
 ///
-/// Every call below that takes no `const` qualifier, and every read, is COLLECTIVE over the
-/// dataset's communicator: all ranks call it, in the same order, with the same `name`/`group`
-/// arguments (blocks and row counts differ per rank). A rank with nothing to read or write passes
-/// an empty Block / zero rows.
+/// Collective calls: create, open, commit, close, every write and every read of array contents
+/// (read_images, read_particles, read_rows, read_all_rows) must be called by all ranks of the
+/// dataset's communicator, in the same order, with the same `name`/`group` arguments (blocks and
+/// row counts differ per rank). A rank with nothing to read or write passes an empty Block / zero
+/// rows. The queries marked "Local" (info, has, n_rows, attribute, is_complete, ...) need no
+/// communication.
 ///
 /// Completeness (no half-written output under a final name):
 ///  - `Dataset::create` writes `<path>.part`; `commit()` closes and renames it to `<path>`.
@@ -26,6 +28,18 @@
 ///    last, and closes the file. Readers treat a result group without `complete = 1` as absent
 ///    (`has()` is false, reads throw saying the stage did not finish). Stages should compute
 ///    first and write their results at the end, in a few collective calls.
+///
+/// Typical use (all ranks):
+///   auto ds = io::Dataset::create("run.h5", comm, info);          // simulate
+///   const Block b = ds.block();                                    // this rank's particles
+///   ds.write_images(b, images.data());                             // b.size() × n × n floats
+///   ds.write_particles(b, particles);
+///   ds.commit();
+///   auto rs = io::Dataset::open("run.h5", comm, io::Dataset::Mode::update);   // recover
+///   auto pairs = rs.read_rows<std::int64_t>("pairs/index", my_pair_block);
+///   rs.write_rows("recover/quaternions", n_mine, 4, q.data());
+///   rs.set_attribute("recover", "method", "spectral");
+///   rs.commit();                                                   // /recover complete = 1
 ///
 /// Errors (missing file, not HDF5, not a pairpose dataset, format version mismatch, missing
 /// dataset, wrong shape or type) throw pairpose::Error naming the file and the HDF5 path, e.g.
@@ -176,8 +190,8 @@ public:
 
   // --- string attributes on groups and arrays -----------------------------------------------
   /// Collective. Sets string attribute `key` of `object` (a group or array path; "" or "/" is
-  /// the root). In update mode the object must lie in a group written in this session (a
-  /// top-level group that does not exist yet is started).
+  /// the root; root attributes only on a created dataset). In update mode the object must lie in
+  /// a group written in this session (a top-level group that does not exist yet is started).
   void set_attribute(const std::string& object, const std::string& key, const std::string& value);
   /// Local. The string attribute `key` of `object`; throws naming file, object and key if absent.
   std::string attribute(const std::string& object, const std::string& key) const;
