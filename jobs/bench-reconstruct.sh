@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Benchmark of `pairpose reconstruct` against relion_reconstruct (docs/benchmarks.md, section
+# "reconstruct"): 5,000 noiseless projections of 5j0n at 116 px (the map padded, centred, to a
+# 116³ cube; 3.667 Å voxels) made by relion_project --nr_uniform; the same STAR + MRCS
+# reconstructed by relion_reconstruct (1 process) and by pairpose at 1 and 2 ranks, wall times of
+# the whole commands; then FSC(pairpose, relion) per shell and the largest difference between
+# pairpose's 1- and 2-rank maps.
+#   jobs/bench-reconstruct.sh [folder=/tmp/pairpose-bench-reconstruct] [n_particles=5000]
+# Environment: PAIRPOSE_BUILD_DIR (default build/), PAIRPOSE_SHARED_DATA (default ../shared/data).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+folder="${1:-/tmp/pairpose-bench-reconstruct}"
+n_particles="${2:-5000}"
+pairpose_mpi_environment
+build="${PAIRPOSE_BUILD_DIR:-$PAIRPOSE_ROOT/build}"
+data="${PAIRPOSE_SHARED_DATA:-$PAIRPOSE_ROOT/../shared/data}"
+PY=/usr/bin/python3
+cmake -S "$PAIRPOSE_ROOT" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" -j "${PAIRPOSE_JOBS:-$(nproc)}" --target pairpose >/dev/null
+mkdir -p "$folder" && cd "$folder"
+
+"$PY" - "$data/5j0n.mrc" <<'EOF'
+import sys, numpy as np, mrcfile
+with mrcfile.open(sys.argv[1]) as m:
+    d, voxel = m.data.astype(np.float32), float(m.voxel_size.x)
+n = 116
+cube = np.zeros((n, n, n), np.float32)
+lo = [n // 2 - s // 2 for s in d.shape]
+cube[lo[0]:lo[0] + d.shape[0], lo[1]:lo[1] + d.shape[1], lo[2]:lo[2] + d.shape[2]] = d
+with mrcfile.new("5j0n_116.mrc", overwrite=True) as m:
+    m.set_data(cube)
+    m.voxel_size = voxel
+print(f"5j0n {d.shape[::-1]} -> {n}^3 cube, {voxel:.4f} A voxels")
+EOF
+angpix=$("$PY" -c "import mrcfile; print(float(mrcfile.open('5j0n_116.mrc').voxel_size.x))")
+
+# Wall seconds of a command; its output goes to $log.
+seconds() {
+  local t0 t1
+  t0=$(date +%s.%N)
+  "$@" >"$log" 2>&1 || { cat "$log"; exit 1; }
+  t1=$(date +%s.%N)
+  echo "$t1 - $t0" | bc
+}
+log=project.log
+t_project=$(seconds relion_project --i 5j0n_116.mrc --o proj --nr_uniform "$n_particles" --angpix "$angpix")
+log=relion.log
+t_relion=$(seconds relion_reconstruct --i proj.star --o relion.mrc --angpix "$angpix")
+log=pairpose_np1.log
+t_np1=$(seconds mpiexec -n 1 "$build/pairpose" reconstruct --set reconstruct.input=proj.star \
+  --set reconstruct.output=pairpose_np1.mrc)
+log=pairpose_np2.log
+t_np2=$(seconds mpiexec -n 2 "$build/pairpose" reconstruct --set reconstruct.input=proj.star \
+  --set reconstruct.output=pairpose_np2.mrc)
+
+echo "machine: $(nproc) cores, $(date -u +%Y-%m-%d), $n_particles images of 116 px"
+echo "relion_project:       $t_project s"
+echo "relion_reconstruct:   $t_relion s"
+echo "pairpose, 1 rank:     $t_np1 s"
+echo "pairpose, 2 ranks:    $t_np2 s (speed-up $(echo "scale=2; $t_np1 / $t_np2" | bc))"
+for ranks in 1 2; do
+  echo "pairpose timers ($ranks rank(s)):"
+  grep -E "^ *(read|insert|finish|write) " pairpose_np$ranks.log || tail -n 8 pairpose_np$ranks.log
+done
+"$PY" - <<'EOF'
+import numpy as np, mrcfile
+def load(p): return mrcfile.open(p).data.astype(np.float64)
+def fsc(a, b):
+    n = a.shape[0]
+    fa, fb = np.fft.fftn(a), np.fft.fftn(b)
+    k = np.fft.fftfreq(n) * n
+    r = np.rint(np.sqrt(k[:, None, None]**2 + k[None, :, None]**2 + k[None, None, :]**2)).astype(int)
+    num = np.bincount(r.ravel(), (fa * fb.conj()).real.ravel())
+    den = np.sqrt(np.bincount(r.ravel(), (abs(fa)**2).ravel()) * np.bincount(r.ravel(), (abs(fb)**2).ravel()))
+    return num[: n // 2 + 1] / den[: n // 2 + 1]
+p1, p2, r = load("pairpose_np1.mrc"), load("pairpose_np2.mrc"), load("relion.mrc")
+n = p1.shape[0]
+f = fsc(p1, r)
+print(f"FSC(pairpose, relion): min {f[1:n // 4 + 1].min():.4f} up to half Nyquist (shell {n // 4}), "
+      f"min {f[1:n // 2].min():.4f} up to Nyquist")
+print("FSC by shell:", " ".join(f"{s}:{f[s]:.4f}" for s in range(0, n // 2 + 1, 4)))
+print(f"max |map(1 rank) - map(2 ranks)| / max |map| = {abs(p1 - p2).max() / abs(p1).max():.2e}")
+EOF
