@@ -85,6 +85,8 @@ struct Dataset::Impl {
   void check_particles_layout() const;
   void create_particles_layout();
   void close_file(bool mark_complete);
+  /// Collective: closes the file and frees the communicator without committing.
+  void abandon();
   void require_writable(const char* what) const;
   void agree_block(Block rows, std::int64_t n_total, const std::string& what) const;
   Hid open_array(const std::string& name) const;
@@ -105,8 +107,12 @@ Dataset::Impl::~Impl() {
     dxpl.release();
     return;
   }
-  file.reset();
+  abandon();
+}
+
+void Dataset::Impl::abandon() {
   dxpl.reset();
+  file.reset();
   if (comm != MPI_COMM_NULL) MPI_Comm_free(&comm);
 }
 
@@ -299,7 +305,12 @@ Dataset Dataset::open(const std::string& path, MPI_Comm comm, Mode mode) {
   impl->mode = mode;
   mpi::check(MPI_Comm_dup(comm, &impl->comm), "MPI_Comm_dup");
   impl->open_handles(false);
-  impl->read_info();
+  try {
+    impl->read_info();
+  } catch (const Error&) {
+    impl->abandon(); // every rank read the same file and fails the same way: close collectively
+    throw;
+  }
   return Dataset(std::move(impl));
 }
 

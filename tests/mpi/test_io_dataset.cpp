@@ -148,6 +148,7 @@ BOOST_AUTO_TEST_CASE(create_commit_reopen_round_trip) {
     check_particle(particles[size_t(i)], b.begin + i);
   ds.close();
   BOOST_TEST(!ds.is_open());
+  BOOST_TEST(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL) == 0);
 }
 
 BOOST_AUTO_TEST_CASE(two_ranks_write_the_same_content_as_one) {
@@ -376,6 +377,7 @@ BOOST_AUTO_TEST_CASE(foreign_versions_and_shapes_are_refused) {
     H5Awrite(a, H5T_NATIVE_INT64, &v);
     H5Aclose(a);
   });
+  const ssize_t n_open_before = H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL);
   std::string e = error_of([&] { Dataset::open(folder + "/version.h5", world()); });
   BOOST_TEST(contains(e, "format version 99, this pairpose reads version 1"), e);
   edit_on_rank0(folder + "/shape.h5", [](hid_t f) {
@@ -396,6 +398,8 @@ BOOST_AUTO_TEST_CASE(foreign_versions_and_shapes_are_refused) {
   MPI_Barrier(world());
   e = error_of([&] { Dataset::open(folder + "/plain.h5", world()); });
   BOOST_TEST(contains(e, "not a pairpose dataset"), e);
+  // Failed opens closed their files: nothing more is open in the HDF5 library than before.
+  BOOST_TEST(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL) == n_open_before);
 }
 
 BOOST_AUTO_TEST_CASE(datasets_on_single_rank_communicators) {
