@@ -49,7 +49,8 @@ DatasetInfo sample_info(std::int64_t n, std::int64_t size) {
   info.pixel_size = 1.5;
   info.has_orientations = true;
   info.has_ctf = true;
-  info.provenance = "# pairpose test\n[simulate]\nseed = 7\n";
+  // Longer than HDF5's 64 KiB limit for compact attributes.
+  info.provenance = "# pairpose test\n[simulate]\nseed = 7\n# " + std::string(100000, 'x');
   info.map_names = {"maps/a.mrc", "maps/b.mrc", "maps/c.mrc"};
   info.attributes = {{"source", "unit test"}, {"snr", "0.1"}};
   return info;

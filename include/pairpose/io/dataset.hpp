@@ -13,9 +13,9 @@
 ///
 /// Collective calls: create, open, commit, close, every write and every read of array contents
 /// (read_images, read_particles, read_rows, read_all_rows) must be called by all ranks of the
-/// dataset's communicator, in the same order, with the same `name`/`group` arguments (blocks and
-/// row counts differ per rank). A rank with nothing to read or write passes an empty Block / zero
-/// rows. The queries marked "Local" (info, has, n_rows, attribute, is_complete, ...) need no
+/// dataset's communicator, in the same order, with the same names and attribute values (blocks
+/// and row counts differ per rank). A rank with nothing to read or write passes an empty Block /
+/// zero rows. The queries marked "Local" (info, has, n_rows, attribute, is_complete, ...) need no
 /// communication.
 ///
 /// Completeness (no half-written output under a final name):
