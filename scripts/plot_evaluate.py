@@ -1,7 +1,7 @@
 """Plots of `pairpose evaluate`, drawn from the CSV tables it writes into FOLDER.
 
 usage: python3 plot_evaluate.py FOLDER
-  views.csv -> views.png   viewing directions, true and recovered (after alignment), and errors
+  views.csv -> views.png   viewing directions, true and recovered (O(4)-aligned as E_OR), errors
   loss.csv  -> loss.png    loss history of the refinement
   pairs.csv -> pairs.png   2D histogram of estimated distance against the true d_q
 Each PNG is written to a temporary name and renamed.
@@ -34,15 +34,16 @@ def lonlat(x, y, z):
 def plot_views(folder):
     t = table(os.path.join(folder, "views.csv"))
     fig = plt.figure(figsize=(13, 4))
-    for k, (name, title) in enumerate([("true", "true"), ("recovered", "recovered (aligned)")]):
+    for k, (name, title) in enumerate([("true", "true"), ("recovered", "recovered (O(4)-aligned)")]):
         ax = fig.add_subplot(1, 3, k + 1, projection="mollweide")
         lon, lat = lonlat(t[name + "_x"], t[name + "_y"], t[name + "_z"])
         ax.scatter(lon, lat, s=2, c=np.degrees(t["error_rad"]), cmap="viridis")
         ax.set_title("viewing directions, " + title)
+        ax.set_xticklabels([])
         ax.grid(True)
     ax = fig.add_subplot(1, 3, 3)
     ax.hist(np.degrees(t["error_rad"]), bins=60)
-    ax.set_xlabel("orientation error (degrees)")
+    ax.set_xlabel("orientation error d_q after O(4) alignment (degrees)")
     ax.set_ylabel("particles")
     ax.set_title("median %.2f deg" % np.degrees(np.median(t["error_rad"])))
     save(fig, os.path.join(folder, "views.png"))

@@ -191,11 +191,13 @@ void run_evaluate(StageContext& ctx) {
       write_file_atomic(p.string("summary"), summary_json(ds, source, eor, phys, ctx.provenance));
       if (plots) {
         const std::string folder = p.string("plots");
+        // Until the gauge stage decides the left factor, only the O(4) alignment of E_OR makes
+        // the recovered viewing directions comparable with the true ones.
         std::vector<geometry::Quat> aligned(estimate.size());
         for (size_t i = 0; i < estimate.size(); ++i)
-          aligned[i] = align(phys, estimate[i]);
+          aligned[i] = geometry::canonical(geometry::normalized(transform(eor.t, estimate[i])));
         const auto pick = subset(ds.n_particles(), p.integer("n_plot"), p.integer("seed"));
-        write_views_csv(folder + "/views.csv", truth, aligned, pick, phys.errors);
+        write_views_csv(folder + "/views.csv", truth, aligned, pick, eor.errors);
         if (have_loss) write_loss_csv(folder + "/loss.csv", loss);
         if (have_pairs)
           write_pairs_csv(folder + "/pairs.csv", pair_index, pair_distance, truth,
