@@ -160,10 +160,11 @@ std::complex<float> FourierProjector::sample(double x, double y, double z) const
     x = -x, y = -y, z = -z;
     conj = true;
   }
-  const std::int64_t R = radius_;
-  const std::int64_t x0 = static_cast<std::int64_t>(std::floor(x));
-  const std::int64_t y0 = static_cast<std::int64_t>(std::floor(y));
-  const std::int64_t z0 = static_cast<std::int64_t>(std::floor(z));
+  // floor() by truncation of a positive number: x ≥ 0 here, y and z ≥ −(R + 2) when in range.
+  const std::int64_t R = radius_, offset = R + 2;
+  const std::int64_t x0 = static_cast<std::int64_t>(x);
+  const std::int64_t y0 = static_cast<std::int64_t>(y + offset) - offset;
+  const std::int64_t z0 = static_cast<std::int64_t>(z + offset) - offset;
   if (x0 > R || y0 < -R - 1 || y0 > R || z0 < -R - 1 || z0 > R) return {0.0f, 0.0f};
   const float fx = static_cast<float>(x - x0), fy = static_cast<float>(y - y0),
               fz = static_cast<float>(z - z0);

@@ -176,12 +176,12 @@ ImageStack project_rows(const Setup& s, const std::vector<std::unique_ptr<Fourie
   return stack;
 }
 
-/// The noise σ (0 without noise): pooled variance of the clean images of up to 512 particles
+/// The noise σ (0 without noise): pooled variance of the clean images of up to 256 particles
 /// spread over the set, split across ranks, summed in particle order on every rank.
 double noise_sigma(const Setup& s, const std::vector<std::unique_ptr<FourierProjector>>& proj,
                    MPI_Comm comm) {
   if (!s.noise()) return 0.0;
-  const std::int64_t n_ref = std::min<std::int64_t>(s.n_particles, 512);
+  const std::int64_t n_ref = std::min<std::int64_t>(s.n_particles, 256);
   const Block mine = split_block(n_ref, comm);
   std::vector<double> sums(2 * n_ref, 0.0);
   std::vector<Particle> particles;
@@ -228,7 +228,10 @@ void write_dataset(StageContext& ctx, const Setup& s,
     {
       auto t = ctx.timers.scope("project");
       images = project_rows(s, proj, rows, particles);
-      for (std::int64_t k = 0; sigma > 0 && k < rows.size(); ++k)
+    }
+    if (sigma > 0) {
+      auto t = ctx.timers.scope("add noise");
+      for (std::int64_t k = 0; k < rows.size(); ++k)
         add_particle_noise(images.image(k), images.image_size(), sigma, s.seed, rows.begin + k);
     }
     auto t = ctx.timers.scope("write dataset");

@@ -13,7 +13,7 @@
 ///     map and noise come from (seed, i) alone (draw.hpp, noise.hpp), or its orientation, shift
 ///     and CTF from row i of the input STAR: 1 rank and P ranks write identical images;
 ///  4. noise: σ² = v_ref / snr, or v_ref · noise_sigma2 (the paper's σ² on standardised
-///     images), v_ref being the pooled pixel variance of the clean images of up to 512 particles
+///     images), v_ref being the pooled pixel variance of the clean images of up to 256 particles
 ///     spread evenly over the set (computed once, split across ranks, summed in particle order);
 ///  5. writes the dataset in batches (collective parallel HDF5), then, if `export_star` is set,
 ///     the STAR file and stacks `<stem>.mrcs` (or `<stem>_NNNNN.mrcs`, 10,000 images each, when

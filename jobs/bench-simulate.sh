@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Benchmark of `pairpose simulate` against relion_project (issue "simulate"); results go to the
+# "simulate" section of docs/benchmarks.md.
+#
+# For each image size n in SIZES: 5j0n is put in an n³ cube (padded, centred; for n below the
+# map's 75 voxels it is first resampled to fit, with relion_image_handler --rescale_angpix), and
+# both programs project that same file at n px with the same angles, shifts and CTFs (pairpose
+# draws them and exports a STAR; relion_project reads that STAR) and white noise:
+#  - pairpose simulate at 1 and 2 ranks (threads = 1): whole run (reading, 3D FFT, projecting,
+#    noise, writing the HDF5 dataset) and the projector alone (its "project" timer, max over
+#    ranks: slice + CTF + shift + inverse FFT);
+#  - relion_project --ctf --add_noise --white_noise (single-threaded), whose time includes
+#    writing its MRC stack, as pairpose's whole-run time includes writing its dataset.
+# Rates are projections per second; per core = rate / ranks.
+#
+# Usage: jobs/bench-simulate.sh [build folder]   (env: N=2000 particles, SIZES="64 116 128")
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$here/build-sim}
+bin=$build/pairpose
+map=${PAIRPOSE_SHARED_DATA:-$here/../shared/data}/5j0n.mrc
+py=/usr/bin/python3
+n_particles=${N:-2000}
+sizes=${SIZES:-"64 116 128"}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+export OMP_NUM_THREADS=1
+work=${TMPDIR:-/tmp}/bench-simulate.$$
+mkdir -p "$work" && cd "$work"
+trap 'rm -rf "$work"' EXIT
+
+now() { date +%s.%N; }
+rate() { "$py" -c "import sys; print(f'{int(sys.argv[1]) / float(sys.argv[2]):.0f}')" "$@"; }
+
+echo "# bench-simulate: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# N = $n_particles particles, CTF + shifts (≤ 10 Å) + white noise (SNR 0.1)"
+echo
+echo "| n px | pairpose 1 rank, whole run | pairpose 1 rank, projector | pairpose 2 ranks, whole run | pairpose 2 ranks, projector | relion_project (1 core, incl. writing) | pairpose/relion per core (whole run) | speed-up 1→2 ranks (projector / whole) |"
+echo "|---|---|---|---|---|---|---|---|"
+for n in $sizes; do
+  "$py" - "$map" "$n" <<'PYTHON'
+import sys, numpy as np, mrcfile
+with mrcfile.open(sys.argv[1]) as f:
+    m, voxel = f.data.astype(np.float32), float(f.voxel_size.x)
+n = int(sys.argv[2])
+side = max(n, max(m.shape) + 1)
+side += side % 2
+out = np.zeros((side, side, side), np.float32)
+o = [side // 2 - s // 2 for s in m.shape]
+out[o[0]:o[0] + m.shape[0], o[1]:o[1] + m.shape[1], o[2]:o[2] + m.shape[2]] = m
+with mrcfile.new("padded.mrc", overwrite=True) as f:
+    f.set_data(out)
+    f.voxel_size = voxel
+PYTHON
+  side=$("$py" -c "import mrcfile; print(mrcfile.open('padded.mrc').data.shape[0])")
+  if [ "$side" -gt "$n" ]; then
+    angpix=$("$py" -c "import mrcfile; v=float(mrcfile.open('padded.mrc').voxel_size.x); print(v * $side / $n)")
+    relion_image_handler --i padded.mrc --o cube.mrc --rescale_angpix "$angpix" --new_box "$n" > /dev/null
+  else
+    cp padded.mrc cube.mrc
+  fi
+  common=(--set simulate.maps='["cube.mrc"]' --set simulate.n_particles=$n_particles
+          --set simulate.image_size=$n --set simulate.ctf=true --set simulate.astigmatism_max=1000
+          --set simulate.shift_max=10 --set simulate.snr=0.1 --set simulate.threads=1)
+  # The angles, shifts and CTFs for relion_project (untimed run with the same seed).
+  "$bin" simulate "${common[@]}" --set simulate.output=star.h5 \
+    --set simulate.export_star=angles.star > star.log 2>&1
+  declare -A whole proj
+  for np in 1 2; do
+    t0=$(now)
+    mpiexec -np $np --oversubscribe "$bin" simulate "${common[@]}" --set simulate.output=np$np.h5 \
+      > np$np.log 2>&1
+    t1=$(now)
+    whole[$np]=$(rate $n_particles "$("$py" -c "print($t1 - $t0)")")
+    # "project" timer line: name, min over ranks, max over ranks.
+    proj[$np]=$(rate $n_particles "$(awk '$1 == "project" {print $3}' np$np.log)")
+  done
+  sigma=$(grep -o "noise sigma [0-9.e+-]*" np1.log | awk '{print $3}')
+  t0=$(now)
+  relion_project --i cube.mrc --o relion --ang angles.star --ctf --add_noise --white_noise "$sigma" \
+    --angpix "$(awk '/^ *1 opticsGroup1/ {print $6}' angles.star)" > relion.log 2>&1
+  t1=$(now)
+  relion=$(rate $n_particles "$("$py" -c "print($t1 - $t0)")")
+  ratio=$("$py" -c "print(f'{${whole[1]} / $relion:.1f}x')")
+  speedup=$("$py" -c "print(f'{${proj[2]} / ${proj[1]}:.2f}x / {${whole[2]} / ${whole[1]}:.2f}x')")
+  echo "| $n | ${whole[1]}/s | ${proj[1]}/s | ${whole[2]}/s | ${proj[2]}/s | $relion/s | $ratio | $speedup |"
+done
+echo
+echo "# load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
