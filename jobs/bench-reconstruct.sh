@@ -6,7 +6,8 @@
 # the whole commands; then FSC(pairpose, relion) per shell and the largest difference between
 # pairpose's 1- and 2-rank maps.
 #   jobs/bench-reconstruct.sh [folder=/tmp/pairpose-bench-reconstruct] [n_particles=5000]
-# Environment: PAIRPOSE_BUILD_DIR (default build/), PAIRPOSE_SHARED_DATA (default ../shared/data).
+# Environment: PAIRPOSE_BUILD_DIR (default build/), PAIRPOSE_SHARED_DATA (default ../shared/data),
+# PAIRPOSE_SKIP_BUILD=1 to use the executable already built there.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 folder="${1:-/tmp/pairpose-bench-reconstruct}"
@@ -15,8 +16,10 @@ pairpose_mpi_environment
 build="${PAIRPOSE_BUILD_DIR:-$PAIRPOSE_ROOT/build}"
 data="${PAIRPOSE_SHARED_DATA:-$PAIRPOSE_ROOT/../shared/data}"
 PY=/usr/bin/python3
-cmake -S "$PAIRPOSE_ROOT" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build" -j "${PAIRPOSE_JOBS:-$(nproc)}" --target pairpose >/dev/null
+if [ -z "${PAIRPOSE_SKIP_BUILD:-}" ]; then
+  cmake -S "$PAIRPOSE_ROOT" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$build" -j "${PAIRPOSE_JOBS:-$(nproc)}" --target pairpose >/dev/null
+fi
 mkdir -p "$folder" && cd "$folder"
 
 "$PY" - "$data/5j0n.mrc" <<'EOF'
@@ -53,7 +56,7 @@ log=pairpose_np2.log
 t_np2=$(seconds mpiexec -n 2 "$build/pairpose" reconstruct --set reconstruct.input=proj.star \
   --set reconstruct.output=pairpose_np2.mrc)
 
-echo "machine: $(nproc) cores, $(date -u +%Y-%m-%d), $n_particles images of 116 px"
+echo "machine: $(getconf _NPROCESSORS_ONLN) cores, $(date -u +%Y-%m-%d), $n_particles images of 116 px"
 echo "relion_project:       $t_project s"
 echo "relion_reconstruct:   $t_relion s"
 echo "pairpose, 1 rank:     $t_np1 s"

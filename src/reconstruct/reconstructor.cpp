@@ -5,6 +5,7 @@
 #include <complex>
 #include <fftw3-mpi.h>
 #include <fftw3.h>
+#include <sys/mman.h>
 
 #include "pairpose/core/error.hpp"
 #include "pairpose/core/mpi.hpp"
@@ -22,6 +23,17 @@ std::vector<int> random_half_sets(std::uint64_t seed, Block rows) {
     out[i - rows.begin] = 1 + static_cast<int>(Rng(seed, stream_split, i).below(2));
   return out;
 }
+
+namespace {
+/// Asks the kernel to back [data, data + bytes) with huge pages when it is first touched: the
+/// insertion's scattered updates into grids of ~100 MB are bound by TLB misses otherwise.
+void advise_huge_pages(void* data, size_t bytes) {
+  constexpr std::uintptr_t huge = std::uintptr_t(1) << 21;
+  const auto begin = (reinterpret_cast<std::uintptr_t>(data) + huge - 1) & ~(huge - 1);
+  const auto end = (reinterpret_cast<std::uintptr_t>(data) + bytes) & ~(huge - 1);
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+}
+} // namespace
 
 /// The per-image 2D transform: padded real buffer, its half-plane spectrum, one float plan.
 struct Reconstructor::Fft {
@@ -59,9 +71,12 @@ Reconstructor::Reconstructor(MPI_Comm comm, const ReconstructorOptions& options)
   n_half_ = n_padded_ / 2 + 1;
   r_max_ = n_padded_ / 2 - 1;
   const size_t n_cells = static_cast<size_t>(n_padded_ * n_padded_ * n_half_);
-  for (auto& g : grids_)
+  for (auto& g : grids_) {
+    g.reserve(n_cells);
+    advise_huge_pages(g.data(), n_cells * sizeof(Cell));
     g.assign(n_cells, Cell{0, 0, 0});
-  fft_ = std::make_unique<Fft>(n_padded_);
+  }
+  fft_ = std::make_unique<Fft>(o.pad_images ? n_padded_ : o.image_size);
 }
 
 Reconstructor::~Reconstructor() = default;
@@ -112,7 +127,10 @@ geometry::Quat checked_orientation(const Particle& p, const std::string& src, st
 
 void Reconstructor::insert_one(const float* image, const Particle& p, std::vector<Cell>& grid,
                                std::int64_t index) {
-  const std::int64_t n = options_.image_size, N = n_padded_, r = r_max_;
+  // The 2D transform is m × m (m = N with padded images, else n); its frequency k lands at
+  // step · k on the padded 3D grid, within radius r_max_.
+  const std::int64_t n = options_.image_size, m = fft_->n, step = n_padded_ / m;
+  const std::int64_t r = r_max_ / step, m_half = m / 2 + 1;
   const std::string& src = options_.source;
   for (std::int64_t k = 0; k < n * n; ++k)
     PAIRPOSE_CHECK(std::isfinite(image[k]), src << ": particle " << index << ": pixel (" << k % n
@@ -121,25 +139,25 @@ void Reconstructor::insert_one(const float* image, const Particle& p, std::vecto
                  src << ": particle " << index << ": shift is not finite");
   const geometry::Mat3 a = geometry::to_matrix(checked_orientation(p, src, index));
 
-  // Zero-pad with the image centre (n/2, n/2) at the origin of the periodic N × N box.
-  std::fill(fft_->real, fft_->real + N * N, 0.0f);
+  // Zero-pad (when m > n) with the image centre (n/2, n/2) at the origin of the periodic box.
+  if (m > n) std::fill(fft_->real, fft_->real + m * m, 0.0f);
   for (std::int64_t y = 0; y < n; ++y) {
-    float* row = fft_->real + ((y - n / 2 + N) % N) * N;
+    float* row = fft_->real + ((y - n / 2 + m) % m) * m;
     for (std::int64_t x = 0; x < n; ++x)
-      row[(x - n / 2 + N) % N] = image[y * n + x];
+      row[(x - n / 2 + m) % m] = image[y * n + x];
   }
   fftwf_execute(fft_->plan);
   const auto* spectrum = reinterpret_cast<const cfloat*>(fft_->spectrum);
 
-  const auto ramp_x = phase_ramp(p.shift_x / options_.pixel_size, N, r);
-  const auto ramp_y = phase_ramp(p.shift_y / options_.pixel_size, N, r);
+  const auto ramp_x = phase_ramp(p.shift_x / options_.pixel_size, m, r);
+  const auto ramp_y = phase_ramp(p.shift_y / options_.pixel_size, m, r);
   const bool use_ctf = options_.apply_ctf && p.has_ctf;
   std::unique_ptr<simulate::Ctf> ctf;
   if (use_ctf) ctf = std::make_unique<simulate::Ctf>(p.ctf);
-  const double df = 1.0 / (N * options_.pixel_size);
+  const double df = 1.0 / (m * options_.pixel_size);
 
   for (std::int64_t ky = -r; ky <= r; ++ky) {
-    const cfloat* row = spectrum + ((ky + N) % N) * n_half_;
+    const cfloat* row = spectrum + ((ky + m) % m) * m_half;
     const auto kx_max = static_cast<std::int64_t>(std::sqrt(double(r * r - ky * ky)));
     for (std::int64_t kx = 0; kx <= kx_max; ++kx) {
       cfloat c = row[kx] * ramp_x[kx + r] * ramp_y[ky + r];
@@ -149,8 +167,9 @@ void Reconstructor::insert_one(const float* image, const Particle& p, std::vecto
         c *= t;
         w = t * t;
       }
-      const double px = kx * a[0] + ky * a[3], py = kx * a[1] + ky * a[4],
-                   pz = kx * a[2] + ky * a[5];
+      const double sx = double(step * kx), sy = double(step * ky);
+      const double px = sx * a[0] + sy * a[3], py = sx * a[1] + sy * a[4],
+                   pz = sx * a[2] + sy * a[5];
       splat(grid, px, py, pz, c.real(), c.imag(), w);
       // The mirrored half of the 2D transform (−k holds the conjugate); the column kx = 0 holds
       // both k and −k already.
@@ -159,36 +178,41 @@ void Reconstructor::insert_one(const float* image, const Particle& p, std::vecto
   }
 }
 
+namespace {
+/// floor() for values well inside the int range, without a libm call.
+inline std::int64_t floor_int(double v) {
+  const auto i = static_cast<std::int64_t>(v);
+  return i - (v < static_cast<double>(i));
+}
+} // namespace
+
 void Reconstructor::splat(std::vector<Cell>& grid, double px, double py, double pz, float re,
                           float im, float w) const {
-  const auto x0 = static_cast<std::int64_t>(std::floor(px));
+  const std::int64_t x0 = floor_int(px);
   if (x0 < -1) return; // every neighbour has x < 0: stored as the mirrored point
-  const auto y0 = static_cast<std::int64_t>(std::floor(py));
-  const auto z0 = static_cast<std::int64_t>(std::floor(pz));
+  const std::int64_t y0 = floor_int(py), z0 = floor_int(pz);
   const auto fx = static_cast<float>(px - x0), fy = static_cast<float>(py - y0),
              fz = static_cast<float>(pz - z0);
   const std::int64_t N = n_padded_;
-  for (int dz = 0; dz < 2; ++dz) {
-    const float wz = dz ? fz : 1.0f - fz;
-    const std::int64_t z = (z0 + dz + N) % N;
+  // |p| < N/2 − 1, so each index wraps at most once.
+  const std::int64_t ys[2] = {y0 < 0 ? y0 + N : y0, y0 + 1 < 0 ? y0 + 1 + N : y0 + 1};
+  const std::int64_t zs[2] = {z0 < 0 ? z0 + N : z0, z0 + 1 < 0 ? z0 + 1 + N : z0 + 1};
+  const float wys[2] = {1.0f - fy, fy}, wzs[2] = {1.0f - fz, fz};
+  for (int dz = 0; dz < 2; ++dz)
     for (int dy = 0; dy < 2; ++dy) {
-      const float wzy = wz * (dy ? fy : 1.0f - fy);
-      const std::int64_t y = (y0 + dy + N) % N;
-      Cell* line = grid.data() + (z * N + y) * n_half_;
+      const float wzy = wzs[dz] * wys[dy];
+      Cell* line = grid.data() + (zs[dz] * N + ys[dy]) * n_half_ + x0;
       if (x0 >= 0) {
         const float k = wzy * (1.0f - fx);
-        Cell& c = line[x0];
-        c.re += k * re;
-        c.im += k * im;
-        c.w += k * w;
+        line[0].re += k * re;
+        line[0].im += k * im;
+        line[0].w += k * w;
       }
       const float k = wzy * fx;
-      Cell& c = line[x0 + 1];
-      c.re += k * re;
-      c.im += k * im;
-      c.w += k * w;
+      line[1].re += k * re;
+      line[1].im += k * im;
+      line[1].w += k * w;
     }
-  }
 }
 
 } // namespace pairpose::reconstruct

@@ -32,6 +32,10 @@ void declare_reconstruct(config::Schema& s) {
            "Output map (MRC); the half-maps are written beside "
            "it as <stem>_half1.mrc and <stem>_half2.mrc.");
   s.integer("padding", 2, 1, 4, "Oversampling of the 3D Fourier grid (RELION uses 2).");
+  s.boolean("pad_images", true,
+            "Zero-pad each image to padding x its size before its 2D FFT "
+            "(false: RELION's way, the unpadded transform placed at padding x k; "
+            "about 4x fewer Fourier points to insert).");
   s.boolean("ctf", true,
             "CTF-weight the particles that carry CTF parameters (data x CTF, "
             "weights x CTF^2).");
@@ -50,7 +54,7 @@ struct Settings {
   std::string input, orientations, recovered_array, image_root, output;
   double pixel_size = 0, wiener = 0;
   int padding = 2;
-  bool ctf = true;
+  bool ctf = true, pad_images = true;
   std::uint64_t seed = 1;
   std::int64_t batch = 512;
 };
@@ -68,6 +72,7 @@ Settings read_settings(const config::Params& p) {
   s.wiener = p.real("wiener_constant");
   s.padding = static_cast<int>(p.integer("padding"));
   s.ctf = p.boolean("ctf");
+  s.pad_images = p.boolean("pad_images");
   s.seed = static_cast<std::uint64_t>(p.integer("seed"));
   s.batch = p.integer("batch_size");
   return s;
@@ -83,6 +88,7 @@ ReconstructorOptions make_options(const Settings& s, std::int64_t n, double pixe
   o.pixel_size = pixel;
   o.padding = s.padding;
   o.apply_ctf = s.ctf;
+  o.pad_images = s.pad_images;
   o.wiener_constant = s.wiener;
   o.source = s.input;
   return o;
@@ -202,6 +208,13 @@ Reconstruction from_star(const Settings& s, StageContext& ctx) {
   const io::ParticleStar star = io::read_particles_star(s.input, options);
   const auto n_particles = static_cast<std::int64_t>(star.particles.size());
   PAIRPOSE_CHECK(n_particles > 0, s.input << ": no particles");
+  std::string missing; // every image must be there before any work (headers, on rank 0)
+  if (mpi::comm_rank(ctx.comm) == 0) try {
+      io::check_particle_images(star, s.input);
+    } catch (const Error& e) {
+      missing = e.what();
+    }
+  mpi::agree_or_throw(missing, ctx.comm);
   std::int64_t n = star.image_size;
   if (n <= 0) n = io::read_mrc_header(star.images[0].stack).nx;
   auto half_sets = star_half_sets(s.input, n_particles);
