@@ -1,0 +1,104 @@
+#pragma once
+/// @file objective.hpp
+/// The orientation-recovery objective (method.md §4) over this rank's pairs:
+///
+///     L(Q) = (1/W) Σ_(i,j)∈E w_ij (d̂_ij − d_q(q_i, q_j))²,   W = Σ w_ij,
+///
+/// i.e. the weighted mean squared residual in rad² (normalising makes tolerances and step sizes
+/// independent of N and K). d_q is the stable asin form 4·asin(‖q_i − s·q_j‖/2), s = sign⟨q_i,q_j⟩
+/// (method.md §3; the same formula as geometry::distance_gradient, inlined here so the kernel has
+/// no call per pair). The gradient is the ambient one in R⁴ per particle (not projected).
+///
+/// Layout: quaternions are a flat array of 4N doubles (w, x, y, z per particle), replicated on
+/// every rank. The pairs of this rank are kept sorted by (i, j) as CSR rows over the rank's block
+/// with one 24-byte record (j, d̂, w) per pair, weights precomputed.
+///
+/// Collectives: value_and_gradient() costs ONE all-reduce (4N + 1 doubles); value() one scalar
+/// all-reduce. The local_* kernels do no communication (benchmarks, line searches).
+#include <cstdint>
+#include <mpi.h>
+#include <string>
+#include <vector>
+
+#include "pairpose/pairs/pair_set.hpp"
+
+namespace pairpose::recover {
+
+/// How pairs are weighted on top of the PairSet's own weights.
+struct WeightOptions {
+  enum class Scheme { uniform, exponential } scheme = Scheme::uniform;
+  double tau = 0.5; ///< exponential: w = exp(−d̂/τ), radians (trust small distances more)
+};
+/// "uniform" | "exp"; throws naming the text otherwise.
+WeightOptions::Scheme parse_weight_scheme(const std::string& text);
+
+/// Problems found in the input pairs, summed over all ranks.
+struct PairCheck {
+  std::int64_t n_isolated = 0; ///< particles in no pair at all
+  std::int64_t first_isolated = -1;
+};
+
+class PairObjective {
+public:
+  /// Collective. Validates the pairs (every rank): indices in [0, N), i in this rank's rows,
+  /// i != j, d̂ finite and in [0, π], weights finite and ≥ 0. A bad pair throws pairpose::Error on
+  /// every rank naming the rank, the pair's position and its values. Isolated particles are not
+  /// an error here: see pair_check().
+  PairObjective(const PairSet& pairs, const WeightOptions& weights, MPI_Comm comm);
+
+  MPI_Comm comm() const { return comm_; }
+  std::int64_t n_particles() const { return n_; }
+  std::int64_t n_local_pairs() const { return static_cast<std::int64_t>(terms_.size()); }
+  std::int64_t n_total_pairs() const { return n_total_; }
+  const PairCheck& pair_check() const { return check_; }
+  /// Number of pairs each particle takes part in (all ranks), replicated.
+  const std::vector<std::int32_t>& degree() const { return degree_; }
+
+  /// L and its ambient gradient (4N, summed over all ranks, scaled by 1/W). One all-reduce.
+  double value_and_gradient(const double* q, double* grad) const;
+  /// L only. One scalar all-reduce.
+  double value(const double* q) const;
+  /// Line-search protocol: trial(q) computes this rank's loss and gradient at q, keeps the local
+  /// gradient in an internal buffer and returns L (one scalar all-reduce); finish_gradient(grad)
+  /// then sums the kept gradient over the ranks (one all-reduce of 4N doubles) and writes the
+  /// scaled result. A rejected trial costs no large all-reduce. Not thread-safe.
+  double trial(const double* q) const;
+  void finish_gradient(double* grad) const;
+  /// Like finish_gradient, but only this rank's block of particles (split_block(N, comm)) is
+  /// wanted: one reduce-scatter (half the traffic of an all-reduce). `grad_block` holds
+  /// 4·block.size() doubles.
+  void finish_gradient_block(double* grad_block) const;
+
+  /// This rank's unnormalised sum Σ w (d̂ − d)² and gradient contributions, ADDED to `grad`
+  /// (4N doubles). No communication.
+  double local_value_and_gradient(const double* q, double* grad) const;
+  /// This rank's unnormalised sum. No communication.
+  double local_value(const double* q) const;
+  /// 1/W, the normalisation of the local sums.
+  double scale() const { return inv_weight_; }
+  /// Throughput record of this rank: pair terms evaluated with their gradient by trial() and
+  /// value_and_gradient(), and the seconds spent in that kernel (no communication included).
+  std::int64_t kernel_terms() const { return kernel_terms_; }
+  double kernel_seconds() const { return kernel_seconds_; }
+
+private:
+  struct Term {
+    std::int64_t j;
+    double d; ///< d̂
+    double w;
+  };
+  MPI_Comm comm_;
+  std::int64_t n_ = 0, n_total_ = 0;
+  std::int64_t row_begin_ = 0;
+  std::vector<std::int64_t> row_ptr_; ///< rows.size() + 1 offsets into terms_
+  std::vector<Term> terms_;
+  std::vector<std::int32_t> degree_;
+  double inv_weight_ = 1;
+  PairCheck check_;
+  mutable std::vector<double> work_; ///< local gradient (4N) and loss
+  mutable std::int64_t kernel_terms_ = 0;
+  mutable double kernel_seconds_ = 0;
+  double timed_kernel(const double* q, double* grad) const;
+};
+
+} // namespace pairpose::recover
