@@ -272,7 +272,7 @@ void run_recover(StageContext& ctx) {
                solver.seconds_per_iteration());
   if (objective->kernel_seconds() > 0)
     ctx.log.info("recover: kernel throughput on rank 0: {} pair terms (objective + gradient) in "
-                 "{:.2f} s: {:.4g} pair terms/s per core",
+                 "{:.2f} CPU s: {:.4g} pair terms/s per core",
                  objective->kernel_terms(), objective->kernel_seconds(),
                  double(objective->kernel_terms()) / objective->kernel_seconds());
   objective.reset();

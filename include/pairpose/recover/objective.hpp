@@ -11,7 +11,8 @@
 ///
 /// Layout: quaternions are a flat array of 4N doubles (w, x, y, z per particle), replicated on
 /// every rank. The pairs of this rank are kept sorted by (i, j) as CSR rows over the rank's block
-/// with one 24-byte record (j, d̂, w) per pair, weights precomputed.
+/// with one 16-byte record (j, d̂) per pair and, unless all weights are 1, a parallel array of
+/// precomputed weights.
 ///
 /// Collectives: value_and_gradient() costs ONE all-reduce (4N + 1 doubles); value() one scalar
 /// all-reduce. The local_* kernels do no communication (benchmarks, line searches).
@@ -85,13 +86,14 @@ private:
   struct Term {
     std::int64_t j;
     double d; ///< d̂
-    double w;
   };
+  template <bool weighted> double kernel(const double* q, double* grad) const;
   MPI_Comm comm_;
   std::int64_t n_ = 0, n_total_ = 0;
   std::int64_t row_begin_ = 0;
   std::vector<std::int64_t> row_ptr_; ///< rows.size() + 1 offsets into terms_
   std::vector<Term> terms_;
+  std::vector<double> weight_; ///< per term; empty when every weight is 1
   std::vector<std::int32_t> degree_;
   double inv_weight_ = 1;
   PairCheck check_;
