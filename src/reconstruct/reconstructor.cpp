@@ -33,6 +33,17 @@ void advise_huge_pages(void* data, size_t bytes) {
   const auto end = (reinterpret_cast<std::uintptr_t>(data) + bytes) & ~(huge - 1);
   if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
 }
+
+/// The smallest even size ≥ n whose only prime factors are 2, 3, 5 and 7 (fast FFTs).
+std::int64_t fft_friendly_size(std::int64_t n) {
+  for (std::int64_t m = n + (n & 1);; m += 2) {
+    std::int64_t rest = m;
+    for (std::int64_t f : {2, 3, 5, 7})
+      while (rest % f == 0)
+        rest /= f;
+    if (rest == 1) return m;
+  }
+}
 } // namespace
 
 /// The per-image 2D transform: padded real buffer, its half-plane spectrum, one float plan.
@@ -67,7 +78,7 @@ Reconstructor::Reconstructor(MPI_Comm comm, const ReconstructorOptions& options)
   PAIRPOSE_CHECK(o.wiener_constant >= 0,
                  src << ": wiener_constant must be >= 0, got " << o.wiener_constant);
   fftw_mpi_init();
-  n_padded_ = o.padding * o.image_size;
+  n_padded_ = fft_friendly_size(o.padding * o.image_size);
   n_half_ = n_padded_ / 2 + 1;
   r_max_ = n_padded_ / 2 - 1;
   const size_t n_cells = static_cast<size_t>(n_padded_ * n_padded_ * n_half_);
@@ -129,8 +140,9 @@ void Reconstructor::insert_one(const float* image, const Particle& p, std::vecto
                                std::int64_t index) {
   // The 2D transform is m × m (m = N with padded images, else n); its frequency k lands at
   // step · k on the padded 3D grid, within radius r_max_.
-  const std::int64_t n = options_.image_size, m = fft_->n, step = n_padded_ / m;
-  const std::int64_t r = r_max_ / step, m_half = m / 2 + 1;
+  const std::int64_t n = options_.image_size, m = fft_->n, m_half = m / 2 + 1;
+  const double step = double(n_padded_) / double(m);
+  const auto r = static_cast<std::int64_t>(r_max_ / step);
   const std::string& src = options_.source;
   for (std::int64_t k = 0; k < n * n; ++k)
     PAIRPOSE_CHECK(std::isfinite(image[k]), src << ": particle " << index << ": pixel (" << k % n
@@ -167,7 +179,7 @@ void Reconstructor::insert_one(const float* image, const Particle& p, std::vecto
         c *= t;
         w = t * t;
       }
-      const double sx = double(step * kx), sy = double(step * ky);
+      const double sx = step * kx, sy = step * ky;
       const double px = sx * a[0] + sy * a[3], py = sx * a[1] + sy * a[4],
                    pz = sx * a[2] + sy * a[5];
       splat(grid, px, py, pz, c.real(), c.imag(), w);

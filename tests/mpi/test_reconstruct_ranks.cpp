@@ -15,7 +15,7 @@ using reconstruct::ReconstructorOptions;
 
 namespace {
 
-constexpr std::int64_t n = 32;
+constexpr std::int64_t n = 44; // padded grid 90 (rounded up from 88)
 constexpr double pixel = 2.0;
 constexpr std::int64_t n_particles = 600;
 constexpr std::uint64_t seed = 5;

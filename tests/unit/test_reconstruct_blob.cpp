@@ -16,24 +16,24 @@ namespace {
 constexpr std::int64_t n = 48;
 constexpr double pixel = 1.5;
 
-ReconstructorOptions options() {
+ReconstructorOptions options(std::int64_t size = n) {
   ReconstructorOptions o;
-  o.image_size = n;
+  o.image_size = size;
   o.pixel_size = pixel;
   o.source = "blobs";
   return o;
 }
 
 reconstruct::Reconstruction reconstruct_blobs(std::int64_t n_particles, bool with_ctf,
-                                              bool pad_images = true) {
-  const auto blob_list = blobs::make_blobs(n);
-  auto o = options();
+                                              bool pad_images = true, std::int64_t size = n) {
+  const auto blob_list = blobs::make_blobs(size);
+  auto o = options(size);
   o.pad_images = pad_images;
   Reconstructor rec(MPI_COMM_SELF, o);
   for (std::int64_t first = 0; first < n_particles; first += 250) {
     const std::int64_t count = std::min<std::int64_t>(250, n_particles - first);
     const auto ps = blobs::particles(first, count, 4 * pixel, with_ctf);
-    rec.insert(blobs::images(blob_list, ps, n, pixel), ps,
+    rec.insert(blobs::images(blob_list, ps, size, pixel), ps,
                reconstruct::random_half_sets(7, {first, first + count}), first);
   }
   return rec.finish();
@@ -77,6 +77,20 @@ BOOST_AUTO_TEST_CASE(unpadded_images_recover_the_map) {
   const double c = blobs::masked_correlation(maps.full, truth, n / 2 - 2);
   BOOST_TEST_MESSAGE("correlation without image padding " << c);
   BOOST_TEST(c >= 0.95);
+}
+
+BOOST_AUTO_TEST_CASE(grid_rounded_up_to_a_fast_fft_size) {
+  // n = 44: padding 2 gives 88 = 8 · 11, rounded up to 90 = 2 · 3² · 5.
+  constexpr std::int64_t size = 44;
+  BOOST_TEST(Reconstructor(MPI_COMM_SELF, options(size)).padded_size() == 90);
+  const auto truth = blobs::blob_map(blobs::make_blobs(size), size, pixel);
+  for (bool pad : {true, false}) {
+    const auto maps = reconstruct_blobs(1200, false, pad, size);
+    BOOST_TEST(maps.full.nx == size);
+    const double c = blobs::masked_correlation(maps.full, truth, size / 2 - 2);
+    BOOST_TEST_MESSAGE("n = 44, pad_images " << pad << ": correlation " << c);
+    BOOST_TEST(c >= 0.95);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(half_sets_depend_only_on_seed_and_index) {

@@ -12,10 +12,11 @@
 ///
 /// What it computes, per image (n × n pixels, n even, pixel size p Å):
 ///  1. the image, with its centre (n/2, n/2) moved to the origin, is zero-padded to N × N,
-///     N = padding · n, and transformed by a 2D r2c FFT (FFTW, float). With pad_images = false
-///     it is transformed at its own size n and frequency k is placed at padding · k instead
-///     (RELION's way: 4× fewer points to insert at padding 2, the transform sampled only at the
-///     image's own frequencies);
+///     N = padding · n rounded up to the next even size with prime factors 2, 3, 5, 7 only
+///     (fast FFTs: 232 → 240 for n = 116), and transformed by a 2D r2c FFT (FFTW, float). With
+///     pad_images = false it is transformed at its own size n and frequency k is placed at (N / n)
+///     · k instead (RELION's way: 4× fewer points to insert at padding 2, the transform sampled
+///     only at the image's own frequencies);
 ///  2. the particle's shift is undone by a phase ramp: the image is translated by
 ///     (+rlnOriginXAngst, +rlnOriginYAngst) / p pixels, which brings a particle whose centre sits
 ///     at (−origin_x, −origin_y) back to the centre (io/star.hpp; checked against
@@ -63,7 +64,7 @@ namespace pairpose::reconstruct {
 struct ReconstructorOptions {
   std::int64_t image_size = 0;   ///< n: images are n × n pixels; even, ≥ 4
   double pixel_size = 1.0;       ///< Å per pixel (converts shifts and CTF frequencies)
-  int padding = 2;               ///< N = padding · n; 1 … 4 (RELION uses 2)
+  int padding = 2;               ///< N ≈ padding · n (see step 1); 1 … 4 (RELION uses 2)
   bool pad_images = true;        ///< zero-pad each image to N before its 2D FFT (step 1)
   bool apply_ctf = true;         ///< CTF-weight particles whose has_ctf is true
   double wiener_constant = 1e-3; ///< λ in F = D / (W + λ W̄(shell)); ≥ 0
