@@ -2,6 +2,9 @@
 // add one #include and one row here, in pipeline order.
 #include "pairpose/app/cli.hpp"
 #include "pairpose/evaluate/stage.hpp"
+#ifdef PAIRPOSE_HAVE_LEARN
+#include "pairpose/learn/stage.hpp"
+#endif
 #include "pairpose/pairs/stage.hpp"
 #include "pairpose/recover/stage.hpp"
 #include "pairpose/reconstruct/stage.hpp"
@@ -19,6 +22,12 @@ const std::vector<Stage>& stages() {
        simulate::declare_molmap, simulate::run_molmap},
       {"simulate", "Projections of maps (Fourier slice, RELION's CTF, noise) to a dataset",
        simulate::declare_simulate, simulate::run_simulate},
+#ifdef PAIRPOSE_HAVE_LEARN
+      {"train", "Distance network d_hat(p_i, p_j) ~ d_q on all pairs of each batch (LibTorch)",
+       learn::declare_train, learn::run_train},
+      {"embed", "Per-particle embeddings of a trained network, written into the dataset",
+       learn::declare_embed, learn::run_embed},
+#endif
       {"pairs", "Pair set and estimated distances (exact, exact+noise, euclidean, embedding)",
        pairs::declare_pairs, pairs::run_pairs},
       {"recover", "Orientations from pairwise distances: init + distributed Riemannian refinement",

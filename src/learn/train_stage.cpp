@@ -1,0 +1,318 @@
+// The `train` stage (see learn/stage.hpp). Torch-free: it drives the library through its
+// public headers.
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <fmt/format.h>
+#include <limits>
+#include <memory>
+#include <sstream>
+
+#include "pairpose/core/error.hpp"
+#include "pairpose/core/files.hpp"
+#include "pairpose/core/mpi.hpp"
+#include "pairpose/io/dataset.hpp"
+#include "pairpose/io/mrc.hpp"
+#include "pairpose/learn/source.hpp"
+#include "pairpose/learn/stage.hpp"
+#include "pairpose/learn/trainer.hpp"
+#include "pairpose/simulate/projector.hpp"
+
+namespace pairpose::learn {
+
+void declare_train(config::Schema& s) {
+  s.choice("source", "dataset", {"dataset", "simulate"},
+           "Training images: a dataset written by `pairpose simulate`, or projections simulated "
+           "online from `maps` (fresh every batch).");
+  s.string("dataset", "", "source = dataset: the HDF5 dataset (with true orientations).");
+  s.string_list("maps", {}, "source = simulate: the maps (MRC) to project.");
+  s.integer("simulate_image_size", 0, 0, 4096,
+            "source = simulate: side of the projections; 0 = the first map's side.", "px");
+  s.choice("views", "full", {"full", "half", "quarter"}, "source = simulate: viewing directions.");
+  s.real("shift_max", 0, 0, 1e4, "source = simulate: largest shift (uniform on the disk).", "Å");
+  s.boolean("ctf", false, "source = simulate: apply a CTF drawn per particle.");
+  s.real("defocus_min", 10000, 0, 1e6, "source = simulate: smallest mean defocus.", "Å");
+  s.real("defocus_max", 25000, 0, 1e6, "source = simulate: largest mean defocus.", "Å");
+  s.real("snr", 0, 0, 1e9, "source = simulate: signal-to-noise ratio; 0 = no noise.");
+  s.integer("n_validation", 256, 2, 1e6,
+            "Held-out images (dataset: its last particles; simulate: separate draws).");
+  s.choice("preset", "small", {"small", "paper"}, "Network preset (network.hpp).");
+  s.integer("image_size", 32, 4, 1024, "Network input side; images are area-resampled to it.",
+            "px");
+  s.string("channels", "", "Conv channel widths, comma-separated; empty = the preset's.");
+  s.string("kernels", "", "Conv kernel sides, comma-separated; empty = the preset's.");
+  s.string("mlp_hidden", "", "MLP hidden widths ('-' = none); empty = the preset's.");
+  s.integer("embedding_dim", -1, -1, 1e5, "MLP output width (0 = no MLP); -1 = the preset's.");
+  s.choice("batch_norm", "preset", {"preset", "true", "false"}, "Batch-norm after each conv.");
+  s.boolean("mask", true, "Zero pixels beyond the inscribed circle of the network input.");
+  s.boolean("standardize", true, "Zero mean, unit variance per image.");
+  s.boolean("augment", true, "source = dataset: random in-plane rotation of every item.");
+  s.integer("batch_size", 64, 2, 1e5, "Images a step (all B(B-1)/2 pairs are used).");
+  s.integer("steps", 1000, 1, 1e9, "Optimiser steps.");
+  s.choice("loss", "squared", {"squared", "absolute"}, "Pair loss on d_hat - d_q.");
+  s.boolean("rebalance", false, "Weight pairs by the inverse frequency of their d_q (10 bins).");
+  s.real("weight_scale", 0, 0, 100, "> 0: weight pairs by exp(-d_q / weight_scale).", "rad");
+  s.choice("optimizer", "adam", {"adam", "rmsprop"}, "Optimiser.");
+  s.real("learning_rate", 1e-3, 1e-9, 10, "Initial learning rate.");
+  s.choice("schedule", "constant", {"constant", "exponential", "cosine"},
+           "Learning-rate schedule.");
+  s.real("decay", 0.5, 1e-6, 1, "exponential: factor every decay_steps.");
+  s.integer("decay_steps", 1000, 1, 1e9, "exponential: steps per decay factor.");
+  s.real("min_learning_rate", 0, 0, 10, "cosine: final learning rate (reached at `steps`).");
+  s.integer("validate_every", 100, 1, 1e9, "Steps between validations.");
+  s.integer("patience", 0, 0, 1e6,
+            "Stop after this many validations without improvement; 0 = off.");
+  s.string("output", "distance.model", "Model file (best validation loss).");
+  s.string("checkpoint", "", "Checkpoint file; empty = <output>.checkpoint.");
+  s.integer("checkpoint_every", 500, 0, 1e9, "Steps between checkpoints; 0 = none.");
+  s.boolean("resume", false, "Continue from the checkpoint.");
+  s.string("plots", "", "Folder for CSV tables (and PNGs); empty = none.");
+  s.integer("n_plot_pairs", 20000, 0, 1e8, "Held-out pairs written to pairs.csv.");
+  s.integer("threads", 1, 1, 256, "Torch and projector threads per rank.");
+  s.integer("seed", 1, 0, 9.0e18, "Seed of initialisation, batches, augmentation, simulation.");
+}
+
+namespace {
+
+std::vector<int> parse_list(const std::string& text, const std::string& key) {
+  std::vector<int> v;
+  if (text == "-") return v;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    PAIRPOSE_CHECK(!item.empty() && item.find_first_not_of(" 0123456789") == std::string::npos,
+                   "train." << key << " = '" << text << "': expected comma-separated integers");
+    v.push_back(std::stoi(item));
+  }
+  return v;
+}
+
+NetworkConfig network_config(const config::Params& p) {
+  NetworkConfig c = network_preset(p.string("preset"), p.integer("image_size"));
+  bool custom = false;
+  if (!p.string("channels").empty()) c.channels = parse_list(p.string("channels"), "channels");
+  if (!p.string("kernels").empty()) c.kernels = parse_list(p.string("kernels"), "kernels");
+  if (!p.string("mlp_hidden").empty())
+    c.mlp_hidden = parse_list(p.string("mlp_hidden"), "mlp_hidden");
+  if (p.integer("embedding_dim") >= 0) c.embedding_dim = int(p.integer("embedding_dim"));
+  if (p.string("batch_norm") != "preset") c.batch_norm = p.string("batch_norm") == "true";
+  custom = c != network_preset(p.string("preset"), p.integer("image_size"));
+  if (custom) c.preset = "custom";
+  c.check();
+  return c;
+}
+
+TrainerOptions trainer_options(const config::Params& p) {
+  TrainerOptions o;
+  o.loss = p.string("loss");
+  o.optimizer = p.string("optimizer");
+  o.learning_rate = p.real("learning_rate");
+  o.schedule = p.string("schedule");
+  o.decay = p.real("decay");
+  o.decay_steps = p.integer("decay_steps");
+  o.total_steps = p.integer("steps");
+  o.min_learning_rate = p.real("min_learning_rate");
+  o.rebalance = p.boolean("rebalance");
+  o.weight_scale = p.real("weight_scale");
+  o.threads = int(p.integer("threads"));
+  o.check();
+  return o;
+}
+
+/// The maps and their projectors for online simulation (collective construction).
+struct Simulation {
+  std::vector<std::unique_ptr<simulate::FourierProjector>> projectors;
+  std::unique_ptr<SimulatedTrainingData> data;
+};
+
+Simulation make_simulation(const StageContext& ctx, const PreprocessOptions& pre) {
+  const auto& p = ctx.params;
+  PAIRPOSE_CHECK(!p.string_list("maps").empty(), "train.maps: give at least one map");
+  Simulation sim;
+  simulate::ProjectorOptions po;
+  po.image_size = p.integer("simulate_image_size");
+  for (const auto& path : p.string_list("maps")) {
+    const Volume map = io::read_mrc_volume(path);
+    simulate::check_map(map, path);
+    if (po.image_size == 0) po.image_size = std::max({map.nx, map.ny, map.nz});
+    if (po.pixel_size == 0)
+      po.pixel_size =
+          map.voxel_size * double(std::max({map.nx, map.ny, map.nz})) / double(po.image_size);
+    sim.projectors.push_back(std::make_unique<simulate::FourierProjector>(map, po, ctx.comm));
+  }
+  simulate::DrawOptions d;
+  d.views = geometry::parse_view_range(p.string("views").c_str());
+  d.shift_max = p.real("shift_max");
+  d.ctf = p.boolean("ctf");
+  d.defocus_min = p.real("defocus_min");
+  d.defocus_max = p.real("defocus_max");
+  std::vector<const simulate::FourierProjector*> raw;
+  for (auto& proj : sim.projectors)
+    raw.push_back(proj.get());
+  const std::int64_t n_val = p.integer("n_validation");
+  sim.data = std::make_unique<SimulatedTrainingData>(
+      raw, d, p.real("snr"), std::uint64_t(p.integer("seed")), n_val, split_block(n_val, ctx.comm),
+      pre, int(p.integer("threads")));
+  return sim;
+}
+
+/// Loss history and validation figures, kept identically on every rank.
+struct History {
+  std::string steps = "step,loss,learning_rate\n";
+  std::string validations = "step,loss,rmse,mean_abs\n";
+  double best_loss = std::numeric_limits<double>::infinity();
+  std::int64_t best_step = -1;
+  std::int64_t since_best = 0;
+};
+
+void write_tables(const StageContext& ctx, const History& h, const PairEvaluation& final_eval) {
+  const std::string folder = ctx.params.string("plots");
+  if (folder.empty() || mpi::comm_rank(ctx.comm) != 0) return;
+  write_file_atomic(join_path(folder, "history.csv"), h.steps);
+  write_file_atomic(join_path(folder, "validation.csv"), h.validations);
+  std::string pairs = "d_q,d_hat\n";
+  for (size_t k = 0; k < final_eval.sample_truth.size(); ++k)
+    pairs +=
+        fmt::format("{:.6f},{:.6f}\n", final_eval.sample_truth[k], final_eval.sample_estimate[k]);
+  write_file_atomic(join_path(folder, "pairs.csv"), pairs);
+  const char* scripts = std::getenv("PAIRPOSE_SCRIPTS");
+  if (!scripts) {
+    ctx.log.info("train: tables in {}; draw them with python3 scripts/plot_train.py {}", folder,
+                 folder);
+    return;
+  }
+  const std::string cmd = fmt::format("/usr/bin/python3 '{}/plot_train.py' '{}'", scripts, folder);
+  if (std::system(cmd.c_str()) != 0) ctx.log.warn("drawing the plots failed: {}", cmd);
+}
+
+ModelInfo model_info(const StageContext& ctx, const TrainingData& data, const History& h,
+                     std::int64_t step, const PreprocessOptions& pre) {
+  const auto& p = ctx.params;
+  ModelInfo info;
+  info["training_data"] = data.describe();
+  std::string maps;
+  for (const auto& m : p.string_list("maps"))
+    maps += (maps.empty() ? "" : ";") + m;
+  info["maps"] = maps;
+  info["dataset"] = p.string("dataset");
+  info["mask"] = p.boolean("mask") ? "1" : "0";
+  info["standardize"] = p.boolean("standardize") ? "1" : "0";
+  info["intermediate_size"] = std::to_string(pre.intermediate_size);
+  info["steps_done"] = std::to_string(step);
+  info["best_step"] = std::to_string(h.best_step);
+  info["best_validation_loss"] = fmt::format("{:.9g}", h.best_loss);
+  info["history"] = h.steps;
+  info["validation_history"] = h.validations;
+  info["provenance"] = ctx.provenance;
+  return info;
+}
+
+} // namespace
+
+void run_train(StageContext& ctx) {
+  const auto& p = ctx.params;
+  const NetworkConfig config = network_config(p);
+  const TrainerOptions options = trainer_options(p);
+  PreprocessOptions pre;
+  pre.size = config.image_size;
+  pre.mask = p.boolean("mask");
+  pre.standardize = p.boolean("standardize");
+  if (p.string("source") == "dataset" && p.boolean("augment"))
+    pre.intermediate_size = 2 * config.image_size; // rotate at twice the input size
+  const std::int64_t batch = p.integer("batch_size"), n_steps = p.integer("steps");
+  PAIRPOSE_CHECK(batch >= mpi::comm_size(ctx.comm),
+                 "train.batch_size = " << batch << " is smaller than the number of ranks ("
+                                       << mpi::comm_size(ctx.comm) << ")");
+  const std::string output = p.string("output");
+  const std::string checkpoint =
+      p.string("checkpoint").empty() ? output + ".checkpoint" : p.string("checkpoint");
+  // data
+  std::unique_ptr<io::Dataset> dataset;
+  std::unique_ptr<DatasetTrainingData> from_dataset;
+  Simulation sim;
+  const TrainingData* data = nullptr;
+  {
+    auto timer = ctx.timers.scope("prepare data");
+    if (p.string("source") == "dataset") {
+      PAIRPOSE_CHECK(!p.string("dataset").empty(), "train.dataset: give the dataset path");
+      dataset = std::make_unique<io::Dataset>(io::Dataset::open(p.string("dataset"), ctx.comm));
+      from_dataset = std::make_unique<DatasetTrainingData>(*dataset, p.integer("n_validation"), pre,
+                                                           p.boolean("augment"),
+                                                           std::uint64_t(p.integer("seed")));
+      data = from_dataset.get();
+    } else {
+      sim = make_simulation(ctx, pre);
+      data = sim.data.get();
+    }
+  }
+  DistanceNetwork net(config, std::uint64_t(p.integer("seed")));
+  Trainer trainer(ctx.comm, net, options);
+  History h;
+  std::vector<float> best_state;
+  if (p.boolean("resume")) {
+    const ModelInfo info = trainer.load_checkpoint(checkpoint);
+    h.steps = info.at("history");
+    h.validations = info.at("validation_history");
+    h.best_loss = std::stod(info.at("best_validation_loss"));
+    h.best_step = std::stoll(info.at("best_step"));
+    if (h.best_step >= 0)
+      best_state = DistanceNetwork::load_expecting(output, config).state_vector();
+    ctx.log.info("train: resumed from {} at step {}", checkpoint, trainer.step_count());
+  }
+  ctx.log.info("train: {}; network {} ({} parameters); {} steps of {} images ({} pairs)",
+               data->describe(), config.to_text(), net.n_parameters(), n_steps, batch,
+               batch * (batch - 1) / 2);
+  const ImageSet& val = data->validation();
+  const Block mine = split_block(batch, ctx.comm);
+  const double start = wall_seconds();
+  while (trainer.step_count() < n_steps) {
+    const std::int64_t step = trainer.step_count();
+    const double lr = trainer.learning_rate();
+    ImageSet b = [&] {
+      auto timer = ctx.timers.scope("batches");
+      return data->batch(step, batch, mine);
+    }();
+    double loss = 0;
+    {
+      auto timer = ctx.timers.scope("steps");
+      loss = trainer.step(b.images.data(), b.orientations, mine);
+    }
+    h.steps += fmt::format("{},{:.9g},{:.6g}\n", step, loss, lr);
+    const bool last = trainer.step_count() == n_steps;
+    if (trainer.step_count() % p.integer("validate_every") == 0 || last) {
+      auto timer = ctx.timers.scope("validation");
+      const PairEvaluation e = trainer.evaluate(val.images.data(), val.orientations, val.mine);
+      h.validations +=
+          fmt::format("{},{:.9g},{:.6g},{:.6g}\n", step + 1, e.loss, e.rmse, e.mean_abs);
+      const double rate = double(trainer.step_count() * batch) / (wall_seconds() - start);
+      ctx.log.info("train: step {} loss {:.4f}, validation loss {:.4f} rmse {:.4f} rad, {:.1f} "
+                   "images/s",
+                   step + 1, loss, e.loss, e.rmse, rate);
+      if (e.loss < h.best_loss) {
+        h.best_loss = e.loss, h.best_step = step + 1, h.since_best = 0;
+        best_state = net.state_vector();
+        if (mpi::comm_rank(ctx.comm) == 0)
+          net.save(output, model_info(ctx, *data, h, step + 1, pre));
+      } else if (p.integer("patience") > 0 && ++h.since_best >= p.integer("patience")) {
+        ctx.log.info("train: no improvement in {} validations: stopping early", h.since_best);
+        break;
+      }
+    }
+    if (p.integer("checkpoint_every") > 0 &&
+        trainer.step_count() % p.integer("checkpoint_every") == 0)
+      trainer.save_checkpoint(checkpoint, model_info(ctx, *data, h, trainer.step_count(), pre));
+  }
+  if (!best_state.empty()) net.set_state_vector(best_state);
+  const PairEvaluation e =
+      trainer.evaluate(val.images.data(), val.orientations, val.mine, p.integer("n_plot_pairs"));
+  ModelInfo info = model_info(ctx, *data, h, trainer.step_count(), pre);
+  info["validation_rmse"] = fmt::format("{:.6g}", e.rmse);
+  info["validation_mean_abs"] = fmt::format("{:.6g}", e.mean_abs);
+  if (mpi::comm_rank(ctx.comm) == 0) net.save(output, info);
+  mpi::check(MPI_Barrier(ctx.comm), "MPI_Barrier");
+  write_tables(ctx, h, e);
+  ctx.log.info("train: wrote {} (best step {}, validation loss {:.4f}, rmse {:.4f} rad)", output,
+               h.best_step, e.loss, e.rmse);
+}
+
+} // namespace pairpose::learn

@@ -1,0 +1,188 @@
+#define BOOST_TEST_MODULE learn_stage
+#include "pairpose_test.hpp"
+
+#ifdef PAIRPOSE_HAVE_LEARN
+
+#include <cmath>
+#include <limits>
+
+#include "pairpose/config/provenance.hpp"
+#include "pairpose/core/error.hpp"
+#include "pairpose/core/files.hpp"
+#include "pairpose/core/mpi.hpp"
+#include "pairpose/core/random.hpp"
+#include "pairpose/io/dataset.hpp"
+#include "pairpose/io/mrc.hpp"
+#include "pairpose/learn/images.hpp"
+#include "pairpose/learn/network.hpp"
+#include "pairpose/learn/stage.hpp"
+#include "pairpose/simulate/projector.hpp"
+
+using namespace pairpose;
+
+namespace {
+
+Volume blob_map() {
+  Volume v(24, 24, 24, 2.0);
+  const double centres[3][4] = {{4, -3, 2, 2.0}, {-5, -3, -1, 2.5}, {1, 6, 3, 1.8}};
+  for (std::int64_t z = 0; z < 24; ++z)
+    for (std::int64_t y = 0; y < 24; ++y)
+      for (std::int64_t x = 0; x < 24; ++x) {
+        double s = 0;
+        for (const auto& c : centres) {
+          const double dx = x - 12 - c[0], dy = y - 12 - c[1], dz = z - 12 - c[2];
+          s += std::exp(-(dx * dx + dy * dy + dz * dz) / (2 * c[3] * c[3]));
+        }
+        v.at(x, y, z) = float(s);
+      }
+  return v;
+}
+
+/// A dataset of n projections of the blob map; `nan_at` ≥ 0 puts a NaN into that image.
+void make_dataset(const std::string& path, std::int64_t n, bool orientations,
+                  std::int64_t nan_at = -1) {
+  MPI_Comm comm = MPI_COMM_WORLD;
+  simulate::FourierProjector proj(blob_map(), {}, comm);
+  io::DatasetInfo info;
+  info.n_particles = n;
+  info.image_size = proj.image_size();
+  info.pixel_size = 2.0;
+  info.has_orientations = orientations;
+  auto ds = io::Dataset::create(path, comm, info);
+  const Block mine = ds.block();
+  std::vector<Particle> parts;
+  for (std::int64_t i = mine.begin; i < mine.end; ++i) {
+    Rng rng(5, stream_orientation, std::uint64_t(i));
+    Particle p;
+    p.orientation = geometry::random_rotation(rng);
+    parts.push_back(p);
+  }
+  ImageStack images = proj.project(parts);
+  if (mine.contains(nan_at)) images.image(nan_at - mine.begin)[7] = std::nanf("");
+  ds.write_images(mine, images);
+  ds.write_particles(mine, parts);
+  ds.commit();
+}
+
+template <class Declare, class Run>
+void run_stage(const std::string& section, Declare declare, Run run,
+               const std::vector<std::string>& settings) {
+  MPI_Comm comm = MPI_COMM_WORLD;
+  config::Schema schema(section, "");
+  declare(schema);
+  std::vector<config::Override> overrides;
+  for (const auto& s : settings)
+    overrides.push_back(config::parse_override(section + "." + s));
+  auto params = config::resolve(schema, config::ParameterFile::parse("", "none"), overrides);
+  Logger log(comm, LogLevel::quiet);
+  TimerOutput timers(comm);
+  StageContext ctx{comm, params, log, timers, make_provenance(params)};
+  run(ctx);
+}
+
+void train(const std::vector<std::string>& settings) {
+  std::vector<std::string> all = {"image_size=8",   "channels=8,16",   "kernels=3,3",
+                                  "mlp_hidden=16",  "embedding_dim=8", "batch_size=8",
+                                  "n_validation=8", "validate_every=3"};
+  all.insert(all.end(), settings.begin(), settings.end());
+  run_stage("train", learn::declare_train, learn::run_train, all);
+}
+
+std::int64_t count_lines(const std::string& path) {
+  const std::string text = read_file(path);
+  return std::int64_t(std::count(text.begin(), text.end(), '\n'));
+}
+
+bool message_has(const Error& e, const std::string& text) {
+  const bool ok = std::string(e.what()).find(text) != std::string::npos;
+  if (!ok) BOOST_TEST_MESSAGE("message: " << e.what());
+  return ok;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(train_resume_and_embed_a_dataset) {
+  const std::string dir =
+      testing::scratch_folder("learn_stage_np" + std::to_string(mpi::comm_size(MPI_COMM_WORLD)));
+  const std::string data = dir + "/data.h5", model = dir + "/m.model";
+  make_dataset(data, 40, true);
+  train({"dataset=" + data, "output=" + model, "steps=4", "checkpoint_every=2",
+         "plots=" + dir + "/plots"});
+  learn::ModelInfo info;
+  learn::DistanceNetwork net = learn::DistanceNetwork::load(model, &info);
+  BOOST_TEST(net.config().output_dim() == 8);
+  BOOST_TEST(info.at("steps_done") == "4");
+  BOOST_TEST(std::stod(info.at("validation_rmse")) > 0.0);
+  BOOST_TEST(count_lines(dir + "/plots/history.csv") == 1 + 4);
+  BOOST_TEST(count_lines(dir + "/plots/validation.csv") == 1 + 2); // steps 3 and 4
+  BOOST_TEST(count_lines(dir + "/plots/pairs.csv") == 1 + 8 * 7 / 2);
+
+  // resume from the step-4 checkpoint up to step 6
+  train(
+      {"dataset=" + data, "output=" + model, "steps=6", "resume=true", "plots=" + dir + "/plots"});
+  BOOST_TEST(count_lines(dir + "/plots/history.csv") == 1 + 6);
+  learn::DistanceNetwork::load(model, &info);
+  BOOST_TEST(info.at("steps_done") == "6");
+
+  // embed: rows equal the network's embedding of the preprocessed images
+  net = learn::DistanceNetwork::load(model);
+  run_stage("embed", learn::declare_embed, learn::run_embed,
+            {"dataset=" + data, "model=" + model, "batch_size=7"});
+  auto ds = io::Dataset::open(data, MPI_COMM_WORLD);
+  BOOST_REQUIRE(ds.has("embedding/vectors"));
+  BOOST_TEST(ds.n_rows("embedding/vectors") == 40);
+  const auto rows = ds.read_all_rows<double>("embedding/vectors");
+  const ImageStack images = ds.read_images({0, 40});
+  learn::DistanceNetwork::load(model, &info);
+  learn::PreprocessOptions pre;
+  pre.size = 8;
+  pre.intermediate_size = std::stoll(info.at("intermediate_size"));
+  BOOST_TEST(pre.intermediate_size == 16); // augmentation rotates at twice the input size
+  const auto input = learn::preprocess_images(images.data.data(), 40, images.nx, pre, 0);
+  const std::vector<float> f = net.embed(input.data(), 40);
+  double worst = 0;
+  for (size_t k = 0; k < f.size(); ++k)
+    worst = std::max(worst, std::abs(f[k] - rows.data[k]));
+  BOOST_TEST(worst < 1e-5);
+  ds.close();
+
+  BOOST_CHECK_EXCEPTION(run_stage("embed", learn::declare_embed, learn::run_embed,
+                                  {"dataset=" + data, "model=" + model, "image_size=32"}),
+                        Error, [](const Error& e) { return message_has(e, "8 px"); });
+}
+
+BOOST_AUTO_TEST_CASE(online_simulation_trains) {
+  const std::string dir =
+      testing::scratch_folder("learn_online_np" + std::to_string(mpi::comm_size(MPI_COMM_WORLD)));
+  if (mpi::comm_rank(MPI_COMM_WORLD) == 0) io::write_mrc(dir + "/blobs.mrc", blob_map());
+  MPI_Barrier(MPI_COMM_WORLD);
+  train({"source=simulate", "maps=" + dir + "/blobs.mrc", "output=" + dir + "/o.model", "steps=3",
+         "snr=1", "shift_max=2", "ctf=true", "defocus_min=5000", "defocus_max=8000",
+         "checkpoint_every=0"});
+  learn::ModelInfo info;
+  learn::DistanceNetwork::load(dir + "/o.model", &info);
+  BOOST_TEST(info.at("training_data").find("online simulation") != std::string::npos);
+  BOOST_TEST(info.at("maps").find("blobs.mrc") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(bad_datasets_are_clear_errors) {
+  const std::string dir =
+      testing::scratch_folder("learn_bad_np" + std::to_string(mpi::comm_size(MPI_COMM_WORLD)));
+  make_dataset(dir + "/few.h5", 3, true);
+  BOOST_CHECK_EXCEPTION(train({"dataset=" + dir + "/few.h5", "output=" + dir + "/x.model"}), Error,
+                        [](const Error& e) { return message_has(e, "3 particles"); });
+  make_dataset(dir + "/blind.h5", 20, false);
+  BOOST_CHECK_EXCEPTION(train({"dataset=" + dir + "/blind.h5", "output=" + dir + "/x.model"}),
+                        Error,
+                        [](const Error& e) { return message_has(e, "no true orientations"); });
+  make_dataset(dir + "/nan.h5", 20, true, 5);
+  BOOST_CHECK_EXCEPTION(train({"dataset=" + dir + "/nan.h5", "output=" + dir + "/x.model"}), Error,
+                        [](const Error& e) { return message_has(e, "image 5"); });
+  BOOST_TEST(!file_exists(dir + "/x.model"));
+}
+
+#else
+
+BOOST_AUTO_TEST_CASE(skipped) { BOOST_TEST_MESSAGE("skipped: built without Torch"); }
+
+#endif
