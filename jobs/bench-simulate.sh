@@ -29,12 +29,22 @@ mkdir -p "$work" && cd "$work"
 trap 'rm -rf "$work"' EXIT
 
 now() { date +%s.%N; }
+# cpu COMMAND...: runs it, appends "wall_s cpu_s" (CPU = user + system of it and its children,
+# which includes every MPI rank started by mpiexec) to times.txt.
+cpu() {
+  local t0 t1
+  t0=$(now)
+  /usr/bin/time -f "%U %S" -o cpu.txt "$@"
+  t1=$(now)
+  echo "$("$py" -c "print($t1 - $t0)") $(awk '{print $1 + $2}' cpu.txt)" > times.txt
+}
 rate() { "$py" -c "import sys; print(f'{int(sys.argv[1]) / float(sys.argv[2]):.0f}')" "$@"; }
 
-echo "# bench-simulate: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# bench-simulate: $(date -u '+%Y-%m-%d %H:%M UTC'), $(getconf _NPROCESSORS_ONLN) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# N = $n_particles particles, CTF + shifts (≤ 10 Å) + white noise (SNR 0.1)"
 echo
-echo "| n px | pairpose 1 rank, whole run | pairpose 1 rank, projector | pairpose 2 ranks, whole run | pairpose 2 ranks, projector | relion_project (1 core, incl. writing) | pairpose/relion per core (whole run) | speed-up 1→2 ranks (projector / whole) |"
+echo "# rates: projections per wall-clock second (in brackets: per CPU second, all processes)"
+echo "| n px | pairpose 1 rank, whole run | pairpose 1 rank, projector | pairpose 2 ranks, whole run | pairpose 2 ranks, projector | relion_project (1 core, incl. writing) | pairpose/relion per core, whole run (wall / CPU) | speed-up 1→2 ranks (projector / whole, wall) |"
 echo "|---|---|---|---|---|---|---|---|"
 for n in $sizes; do
   "$py" - "$map" "$n" <<'PYTHON'
@@ -64,25 +74,24 @@ PYTHON
   # The angles, shifts and CTFs for relion_project (untimed run with the same seed).
   "$bin" simulate "${common[@]}" --set simulate.output=star.h5 \
     --set simulate.export_star=angles.star > star.log 2>&1
-  declare -A whole proj
+  declare -A whole proj cpurate
   for np in 1 2; do
-    t0=$(now)
-    mpiexec -np $np --oversubscribe "$bin" simulate "${common[@]}" --set simulate.output=np$np.h5 \
-      > np$np.log 2>&1
-    t1=$(now)
-    whole[$np]=$(rate $n_particles "$("$py" -c "print($t1 - $t0)")")
+    cpu mpiexec -np $np --oversubscribe "$bin" simulate "${common[@]}" \
+      --set simulate.output=np$np.h5 > np$np.log 2>&1
+    whole[$np]=$(rate $n_particles "$(cut -d' ' -f1 times.txt)")
+    cpurate[$np]=$(rate $n_particles "$(cut -d' ' -f2 times.txt)")
     # "project" timer line: name, min over ranks, max over ranks.
     proj[$np]=$(rate $n_particles "$(awk '$1 == "project" {print $3}' np$np.log)")
   done
   sigma=$(grep -o "noise sigma [0-9.e+-]*" np1.log | awk '{print $3}')
-  t0=$(now)
-  relion_project --i cube.mrc --o relion --ang angles.star --ctf --add_noise --white_noise "$sigma" \
-    --angpix "$(awk '/^ *1 opticsGroup1/ {print $6}' angles.star)" > relion.log 2>&1
-  t1=$(now)
-  relion=$(rate $n_particles "$("$py" -c "print($t1 - $t0)")")
-  ratio=$("$py" -c "print(f'{${whole[1]} / $relion:.1f}x')")
+  angpix=$(awk '/^ *1 opticsGroup1/ {print $6}' angles.star)
+  cpu relion_project --i cube.mrc --o relion --ang angles.star --ctf --add_noise \
+    --white_noise "$sigma" --angpix "$angpix" > relion.log 2>&1
+  relion=$(rate $n_particles "$(cut -d' ' -f1 times.txt)")
+  relion_cpu=$(rate $n_particles "$(cut -d' ' -f2 times.txt)")
+  ratio=$("$py" -c "print(f'{${whole[1]} / $relion:.1f}x / {${cpurate[1]} / $relion_cpu:.1f}x')")
   speedup=$("$py" -c "print(f'{${proj[2]} / ${proj[1]}:.2f}x / {${whole[2]} / ${whole[1]}:.2f}x')")
-  echo "| $n | ${whole[1]}/s | ${proj[1]}/s | ${whole[2]}/s | ${proj[2]}/s | $relion/s | $ratio | $speedup |"
+  echo "| $n | ${whole[1]}/s (${cpurate[1]}) | ${proj[1]}/s | ${whole[2]}/s (${cpurate[2]}) | ${proj[2]}/s | $relion/s ($relion_cpu) | $ratio | $speedup |"
 done
 echo
 echo "# load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -25,6 +25,18 @@ template <class T> using FftwPtr = std::unique_ptr<T, FftwFree<T>>;
 
 } // namespace
 
+/// Side of the smallest cube centred on voxel (nx/2, ny/2, nz/2) that holds every non-zero voxel.
+std::int64_t content_side(const Volume& map) {
+  std::int64_t half = 0;
+  for (std::int64_t z = 0; z < map.nz; ++z)
+    for (std::int64_t y = 0; y < map.ny; ++y)
+      for (std::int64_t x = 0; x < map.nx; ++x)
+        if (map.at(x, y, z) != 0.0f)
+          half = std::max(
+              {half, std::abs(x - map.nx / 2), std::abs(y - map.ny / 2), std::abs(z - map.nz / 2)});
+  return 2 * half + 2;
+}
+
 void check_map(const Volume& map, const std::string& name) {
   PAIRPOSE_CHECK(map.nx > 0 && map.ny > 0 && map.nz > 0 &&
                      static_cast<std::int64_t>(map.data.size()) == map.size(),
@@ -82,7 +94,15 @@ FourierProjector::FourierProjector(const Volume& map, const ProjectorOptions& op
                      << n_ << " px of " << pixel_size_ << " Å = " << field_image
                      << " Å) is larger than the padded map (" << n_padded_ << " voxels of "
                      << map.voxel_size << " Å = " << field_box << " Å)");
-  scale_ = field_box / field_image;
+  // The grid the 3D FFT runs on: padding × the centred cube holding the map's non-zero voxels
+  // (a map padded with zeros, as RELION needs, costs nothing), at least the image's field of
+  // view, never more than the padded map.
+  const double fov_voxels = field_image / map.voxel_size;
+  const std::int64_t n_limit = n_padded_;
+  n_padded_ = std::max<std::int64_t>(options.padding * content_side(map),
+                                     static_cast<std::int64_t>(std::ceil(fov_voxels * (1 - 1e-6))));
+  n_padded_ = std::min(n_padded_ + n_padded_ % 2, n_limit);
+  scale_ = n_padded_ * map.voxel_size / field_image;
   radius_ = std::min<std::int64_t>(std::ceil(scale_ * (n_ / 2)), n_padded_ / 2 - 2);
   side_x_ = radius_ + 2;
   side_yz_ = 2 * radius_ + 3;
@@ -119,13 +139,16 @@ void FourierProjector::build_fourier_box(const Volume& map, MPI_Comm comm) {
     grid[i] = 1.0 / std::pow(sinc(M_PI * (i - N / 2) / N), 2);
   std::fill_n(data.get(), 2 * std::max<ptrdiff_t>(n_alloc, 1), 0.0f);
   const std::int64_t ox = N / 2 - map.nx / 2, oy = N / 2 - map.ny / 2, oz = N / 2 - map.nz / 2;
+  // The grid may be smaller than the map (zero margins): clip to it.
+  const std::int64_t x_begin = std::max<std::int64_t>(0, -ox), x_end = std::min(map.nx, N - ox);
+  const std::int64_t y_begin = std::max<std::int64_t>(0, -oy), y_end = std::min(map.ny, N - oy);
   for (std::int64_t zl = 0; zl < local_n0; ++zl) {
     const std::int64_t z = local_0_start + zl - oz;
     if (z < 0 || z >= map.nz) continue;
-    for (std::int64_t y = 0; y < map.ny; ++y) {
+    for (std::int64_t y = y_begin; y < y_end; ++y) {
       float* row = data.get() + (zl * N + y + oy) * 2 * nh + ox;
       const double gzy = grid[z + oz] * grid[y + oy];
-      for (std::int64_t x = 0; x < map.nx; ++x)
+      for (std::int64_t x = x_begin; x < x_end; ++x)
         row[x] = static_cast<float>(map.at(x, y, z) * gzy * grid[x + ox]);
     }
   }

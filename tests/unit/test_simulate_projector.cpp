@@ -166,3 +166,24 @@ BOOST_AUTO_TEST_CASE(bad_maps_and_sizes_are_errors) {
   too_big.image_size = 32;
   BOOST_CHECK_NO_THROW(FourierProjector(blob, too_big, MPI_COMM_SELF));
 }
+
+BOOST_AUTO_TEST_CASE(zero_margins_cost_nothing) {
+  // A map padded with zeros to a large cube (as RELION needs) is transformed on the grid of its
+  // content, and projects to the same images as the map itself.
+  const Volume map = gaussian_blob(32, 1.5, {2, -3, 1}, 2.0);
+  const Volume cube = pad_to_cube(map, 96);
+  ProjectorOptions options;
+  options.image_size = 64;
+  FourierProjector small(map, options, MPI_COMM_SELF), large(cube, options, MPI_COMM_SELF);
+  BOOST_TEST(large.padded_size() == 68); // 2 × (content 2·16 + 2), not 2 × 96
+  BOOST_TEST(large.padded_size() < 2 * 96);
+  std::vector<float> a(64 * 64), b(64 * 64);
+  for (const auto& e : generic_angles) {
+    Particle p;
+    p.orientation = geometry::euler_to_quaternion(e[0], e[1], e[2]);
+    p.shift_x = 4.5;
+    small.project(p, a.data());
+    large.project(p, b.data());
+    BOOST_TEST(correlation(a.data(), b.data(), 64 * 64) > 0.999);
+  }
+}

@@ -13,7 +13,10 @@
 /// FourierProjector works by the Fourier-slice theorem, as RELION's Projector with padding 2 and
 /// trilinear interpolation:
 ///  1. the map is placed, centred (voxel (nx/2, ny/2, nz/2) at N/2), in a cube of side
-///     N = padding · max(nx, ny, nz) (rounded up to even), divided by the trilinear gridding
+///     N = padding · (side of the centred cube holding its non-zero voxels), at least the image's
+///     field of view, at most padding · max(nx, ny, nz), rounded up to even (so a map that RELION
+///     needed padded with zeros to a large cube costs no more than the map itself), divided by the
+///     trilinear gridding
 ///     kernel sinc²(πx/N)·sinc²(πy/N)·sinc²(πz/N), and transformed by a slab-distributed
 ///     FFTW-MPI r2c transform over the communicator;
 ///  2. the half of its transform the images can reach (|k| ≤ the image Nyquist, scaled to the
@@ -74,7 +77,7 @@ public:
 
   std::int64_t image_size() const { return n_; }
   double pixel_size() const { return pixel_size_; }
-  /// Side N of the padded cube the 3D transform ran on.
+  /// Side N of the padded cube the 3D transform ran on (see step 1 above).
   std::int64_t padded_size() const { return n_padded_; }
   /// Bytes of the replicated Fourier box (per rank).
   std::int64_t fourier_box_bytes() const;
