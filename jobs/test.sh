@@ -17,7 +17,12 @@ pairpose_build "$sanitize"
 cd "$PAIRPOSE_BUILD"
 args=("$@")
 if [ "$sanitize" = on ]; then
-  export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1" UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+  # Leak checking on; the only suppressions are for third-party libraries (OpenMPI, HDF5,
+  # PETSc), each explained in tests/sanitizers/*.supp.
+  supp="$PAIRPOSE_ROOT/tests/sanitizers"
+  export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:suppressions=$supp/asan.supp"
+  export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
+  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:suppressions=$supp/ubsan.supp"
   [ ${#args[@]} -eq 0 ] && args=(-L "unit|mpi")
 fi
 ctest --output-on-failure --timeout 1200 -j "$(nproc)" "${args[@]}"

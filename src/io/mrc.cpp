@@ -10,6 +10,7 @@
 
 #include "pairpose/core/error.hpp"
 #include "pairpose/core/files.hpp"
+#include "pairpose/core/memory.hpp"
 #include "pairpose/version.hpp"
 
 namespace pairpose::io {
@@ -365,7 +366,12 @@ MrcHeader read_mrc_header(const std::string& path) {
                  path << ": truncated MRC header (" << in.gcount() << " bytes, expected 1024)");
   MrcHeader h = parse_header(bytes, path);
   const std::int64_t file_bytes = static_cast<std::int64_t>(std::filesystem::file_size(path));
-  const std::int64_t data_bytes = h.nx * h.ny * h.nz * h.bytes_per_value();
+  // Sizes up to 2^31 - 1 each: the product may overflow 64 bits (then no file can hold it).
+  const std::int64_t data_bytes = memory::checked_product({h.nx, h.ny, h.nz, h.bytes_per_value()});
+  PAIRPOSE_CHECK(data_bytes >= 0 && data_bytes <= file_bytes,
+                 path << ": MRC data truncated: the header (" << h.nx << " × " << h.ny << " × "
+                      << h.nz << ", mode " << h.mode << ") needs more bytes than the file has ("
+                      << file_bytes << ")");
   const std::int64_t expected = h.data_offset() + data_bytes;
   PAIRPOSE_CHECK(file_bytes >= expected, path << ": MRC data truncated: the header (" << h.nx
                                               << " × " << h.ny << " × " << h.nz << ", mode "
@@ -392,6 +398,8 @@ Volume read_mrc_volume(const std::string& path) {
   PAIRPOSE_CHECK(close(sx, sy) && close(sx, sz), path << ": voxels are not cubic (" << sx << " × "
                                                       << sy << " × " << sz
                                                       << " Å from the cell and MX, MY, MZ)");
+  const bool permuted = !(h.mapc == 1 && h.mapr == 2 && h.maps == 3);
+  memory::require(h.nx * h.ny * h.nz * 4 * (permuted ? 2 : 1), path + ": reading the map");
   std::vector<float> values(static_cast<size_t>(h.nx * h.ny * h.nz));
   std::ifstream in = open_input(path);
   read_values(in, path, h, 0, h.nx * h.ny * h.nz, values.data());
@@ -428,6 +436,11 @@ MrcStackReader& MrcStackReader::operator=(MrcStackReader&&) noexcept = default;
 
 ImageStack MrcStackReader::read(std::int64_t first, std::int64_t count) {
   PAIRPOSE_CHECK(count >= 0, path_ << ": negative image count " << count);
+  PAIRPOSE_CHECK(first >= 0 && first + count <= header_.nz,
+                 path_ << ": images [" << first << ", " << first + count
+                       << ") requested, the stack holds " << header_.nz);
+  memory::require(memory::checked_product({count, header_.ny, header_.nx, 4}),
+                  path_ + ": reading " + std::to_string(count) + " images");
   ImageStack s(count, header_.ny, header_.nx, pixel_size_);
   read_into(first, count, s.data.data());
   return s;

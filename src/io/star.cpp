@@ -36,8 +36,10 @@ std::string_view StarTable::view(std::int64_t row, int column) const {
 }
 
 std::int64_t StarTable::line_of(std::int64_t row, int column) const {
-  return is_loop_ ? row_lines_[static_cast<size_t>(row)]
-                  : column_lines_[static_cast<size_t>(column)];
+  // Messages may name a row or key that is not there (e.g. row 1 of an empty loop): line 0.
+  const auto& lines = is_loop_ ? row_lines_ : column_lines_;
+  const std::int64_t i = is_loop_ ? row : column;
+  return i >= 0 && i < static_cast<std::int64_t>(lines.size()) ? lines[static_cast<size_t>(i)] : 0;
 }
 
 std::string StarTable::where(std::int64_t row, int column) const {

@@ -77,7 +77,11 @@ public:
     return *r;
   }
   std::int64_t row(const Ref& ref, std::int64_t i) const {
-    return ref.optics ? optics_row_[static_cast<size_t>(i)] : i;
+    if (!ref.optics) return i;
+    // Messages may name particle 0 of an empty table: no optics row then.
+    return i >= 0 && i < static_cast<std::int64_t>(optics_row_.size())
+               ? optics_row_[static_cast<size_t>(i)]
+               : 0;
   }
   double real(const Ref& ref, std::int64_t i) const {
     return ref.table->real(row(ref, i), ref.column);

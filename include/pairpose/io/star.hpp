@@ -179,4 +179,14 @@ ParticleStar read_particles_star(const std::string& path, const ParticleStarOpti
 void write_particles_star(const std::string& path, const ParticleStar& star,
                           const std::string& provenance = "");
 
+/// Checks, before any heavy work, that every image a particle STAR file names can be read: its
+/// stack exists and has a valid MRC header, holds the index, and (when star.image_size > 0) has
+/// that image size. Reads each distinct stack's header once. Throws pairpose::Error naming
+/// `source` with the counts (particles affected, stacks missing, indices past the end, wrong
+/// sizes) and the first problem, e.g. "run.star: 1000000 of 1000000 particles name images that
+/// cannot be read (1000000 in 2000 of 2000 stacks that are missing or unreadable, …); the first:
+/// particle 1: stack Extract/mic1.mrcs: does not exist". Local (no communication): call it on
+/// one rank and share the outcome (mpi::agree_or_throw).
+void check_particle_images(const ParticleStar& star, const std::string& source);
+
 } // namespace pairpose::io
