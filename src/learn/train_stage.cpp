@@ -209,110 +209,151 @@ ModelInfo model_info(const StageContext& ctx, const TrainingData& data, const Hi
 
 } // namespace
 
-void run_train(StageContext& ctx) {
-  const auto& p = ctx.params;
-  const NetworkConfig config = network_config(p);
-  const TrainerOptions options = trainer_options(p);
+namespace {
+
+PreprocessOptions preprocessing(const config::Params& p, const NetworkConfig& config) {
   PreprocessOptions pre;
   pre.size = config.image_size;
   pre.mask = p.boolean("mask");
   pre.standardize = p.boolean("standardize");
   if (p.string("source") == "dataset" && p.boolean("augment"))
     pre.intermediate_size = 2 * config.image_size; // rotate at twice the input size
-  const std::int64_t batch = p.integer("batch_size"), n_steps = p.integer("steps");
-  PAIRPOSE_CHECK(batch >= mpi::comm_size(ctx.comm),
-                 "train.batch_size = " << batch << " is smaller than the number of ranks ("
-                                       << mpi::comm_size(ctx.comm) << ")");
-  const std::string output = p.string("output");
-  const std::string checkpoint =
-      p.string("checkpoint").empty() ? output + ".checkpoint" : p.string("checkpoint");
-  // data
-  std::unique_ptr<io::Dataset> dataset;
-  std::unique_ptr<DatasetTrainingData> from_dataset;
-  Simulation sim;
-  const TrainingData* data = nullptr;
-  {
-    auto timer = ctx.timers.scope("prepare data");
-    if (p.string("source") == "dataset") {
-      PAIRPOSE_CHECK(!p.string("dataset").empty(), "train.dataset: give the dataset path");
-      dataset = std::make_unique<io::Dataset>(io::Dataset::open(p.string("dataset"), ctx.comm));
-      from_dataset = std::make_unique<DatasetTrainingData>(*dataset, p.integer("n_validation"), pre,
-                                                           p.boolean("augment"),
-                                                           std::uint64_t(p.integer("seed")));
-      data = from_dataset.get();
-    } else {
-      sim = make_simulation(ctx, pre);
-      data = sim.data.get();
-    }
-  }
-  DistanceNetwork net(config, std::uint64_t(p.integer("seed")));
-  Trainer trainer(ctx.comm, net, options);
-  History h;
-  std::vector<float> best_state;
-  if (p.boolean("resume")) {
-    const ModelInfo info = trainer.load_checkpoint(checkpoint);
-    h.steps = info.at("history");
-    h.validations = info.at("validation_history");
-    h.best_loss = std::stod(info.at("best_validation_loss"));
-    h.best_step = std::stoll(info.at("best_step"));
-    if (h.best_step >= 0)
-      best_state = DistanceNetwork::load_expecting(output, config).state_vector();
-    ctx.log.info("train: resumed from {} at step {}", checkpoint, trainer.step_count());
-  }
-  ctx.log.info("train: {}; network {} ({} parameters); {} steps of {} images ({} pairs)",
-               data->describe(), config.to_text(), net.n_parameters(), n_steps, batch,
-               batch * (batch - 1) / 2);
-  const ImageSet& val = data->validation();
-  const Block mine = split_block(batch, ctx.comm);
-  const double start = wall_seconds();
-  while (trainer.step_count() < n_steps) {
-    const std::int64_t step = trainer.step_count();
-    const double lr = trainer.learning_rate();
-    ImageSet b = [&] {
-      auto timer = ctx.timers.scope("batches");
-      return data->batch(step, batch, mine);
-    }();
-    double loss = 0;
-    {
-      auto timer = ctx.timers.scope("steps");
-      loss = trainer.step(b.images.data(), b.orientations, mine);
-    }
-    h.steps += fmt::format("{},{:.9g},{:.6g}\n", step, loss, lr);
-    const bool last = trainer.step_count() == n_steps;
-    if (trainer.step_count() % p.integer("validate_every") == 0 || last) {
-      auto timer = ctx.timers.scope("validation");
-      const PairEvaluation e = trainer.evaluate(val.images.data(), val.orientations, val.mine);
-      h.validations +=
-          fmt::format("{},{:.9g},{:.6g},{:.6g}\n", step + 1, e.loss, e.rmse, e.mean_abs);
-      const double rate = double(trainer.step_count() * batch) / (wall_seconds() - start);
-      ctx.log.info("train: step {} loss {:.4f}, validation loss {:.4f} rmse {:.4f} rad, {:.1f} "
-                   "images/s",
-                   step + 1, loss, e.loss, e.rmse, rate);
-      if (e.loss < h.best_loss) {
-        h.best_loss = e.loss, h.best_step = step + 1, h.since_best = 0;
-        best_state = net.state_vector();
-        if (mpi::comm_rank(ctx.comm) == 0)
-          net.save(output, model_info(ctx, *data, h, step + 1, pre));
-      } else if (p.integer("patience") > 0 && ++h.since_best >= p.integer("patience")) {
-        ctx.log.info("train: no improvement in {} validations: stopping early", h.since_best);
-        break;
-      }
-    }
-    if (p.integer("checkpoint_every") > 0 &&
-        trainer.step_count() % p.integer("checkpoint_every") == 0)
-      trainer.save_checkpoint(checkpoint, model_info(ctx, *data, h, trainer.step_count(), pre));
-  }
-  if (!best_state.empty()) net.set_state_vector(best_state);
-  const PairEvaluation e =
-      trainer.evaluate(val.images.data(), val.orientations, val.mine, p.integer("n_plot_pairs"));
-  ModelInfo info = model_info(ctx, *data, h, trainer.step_count(), pre);
-  info["validation_rmse"] = fmt::format("{:.6g}", e.rmse);
-  info["validation_mean_abs"] = fmt::format("{:.6g}", e.mean_abs);
-  if (mpi::comm_rank(ctx.comm) == 0) net.save(output, info);
-  mpi::check(MPI_Barrier(ctx.comm), "MPI_Barrier");
-  write_tables(ctx, h, e);
-  ctx.log.info("train: wrote {} (best step {}, validation loss {:.4f}, rmse {:.4f} rad)", output,
-               h.best_step, e.loss, e.rmse);
+  return pre;
 }
+
+/// One run of the stage: configured from the parameters, then run().
+class TrainingRun {
+public:
+  explicit TrainingRun(StageContext& ctx)
+      : ctx_(ctx), p_(ctx.params), config_(network_config(p_)), pre_(preprocessing(p_, config_)),
+        batch_(p_.integer("batch_size")), n_steps_(p_.integer("steps")),
+        output_(p_.string("output")),
+        checkpoint_(p_.string("checkpoint").empty() ? output_ + ".checkpoint"
+                                                    : p_.string("checkpoint")),
+        net_(config_, std::uint64_t(p_.integer("seed"))) {
+    PAIRPOSE_CHECK(batch_ >= mpi::comm_size(ctx.comm),
+                   "train.batch_size = " << batch_ << " is smaller than the number of ranks ("
+                                         << mpi::comm_size(ctx.comm) << ")");
+    const TrainerOptions options = trainer_options(p_);
+    open_data();
+    trainer_ = std::make_unique<Trainer>(ctx.comm, net_, options);
+    if (p_.boolean("resume")) resume();
+  }
+
+  void run() {
+    ctx_.log.info("train: {}; network {} ({} parameters); {} steps of {} images ({} pairs)",
+                  data_->describe(), config_.to_text(), net_.n_parameters(), n_steps_, batch_,
+                  batch_ * (batch_ - 1) / 2);
+    const Block mine = split_block(batch_, ctx_.comm);
+    start_ = wall_seconds();
+    while (trainer_->step_count() < n_steps_) {
+      const std::int64_t step = trainer_->step_count();
+      const double lr = trainer_->learning_rate();
+      const ImageSet b = [&] {
+        auto timer = ctx_.timers.scope("batches");
+        return data_->batch(step, batch_, mine);
+      }();
+      double loss = 0;
+      {
+        auto timer = ctx_.timers.scope("steps");
+        loss = trainer_->step(b.images.data(), b.orientations, mine);
+      }
+      h_.steps += fmt::format("{},{:.9g},{:.6g}\n", step, loss, lr);
+      const std::int64_t done = trainer_->step_count();
+      if ((done % p_.integer("validate_every") == 0 || done == n_steps_) && !validate(loss)) break;
+      if (p_.integer("checkpoint_every") > 0 && done % p_.integer("checkpoint_every") == 0)
+        trainer_->save_checkpoint(checkpoint_, info(done));
+    }
+    finish();
+  }
+
+private:
+  void open_data() {
+    auto timer = ctx_.timers.scope("prepare data");
+    if (p_.string("source") == "dataset") {
+      PAIRPOSE_CHECK(!p_.string("dataset").empty(), "train.dataset: give the dataset path");
+      dataset_ = std::make_unique<io::Dataset>(io::Dataset::open(p_.string("dataset"), ctx_.comm));
+      from_dataset_ = std::make_unique<DatasetTrainingData>(*dataset_, p_.integer("n_validation"),
+                                                            pre_, p_.boolean("augment"),
+                                                            std::uint64_t(p_.integer("seed")));
+      data_ = from_dataset_.get();
+    } else {
+      sim_ = make_simulation(ctx_, pre_);
+      data_ = sim_.data.get();
+    }
+  }
+
+  /// Network, optimiser, step and history from the checkpoint; the best state from `output`.
+  void resume() {
+    const ModelInfo saved = trainer_->load_checkpoint(checkpoint_);
+    h_.steps = saved.at("history");
+    h_.validations = saved.at("validation_history");
+    h_.best_loss = std::stod(saved.at("best_validation_loss"));
+    h_.best_step = std::stoll(saved.at("best_step"));
+    if (h_.best_step >= 0)
+      best_state_ = DistanceNetwork::load_expecting(output_, config_).state_vector();
+    ctx_.log.info("train: resumed from {} at step {}", checkpoint_, trainer_->step_count());
+  }
+
+  /// Validation after a step; writes `output` on improvement. False: stop early.
+  bool validate(double loss) {
+    auto timer = ctx_.timers.scope("validation");
+    const std::int64_t done = trainer_->step_count();
+    const ImageSet& val = data_->validation();
+    const PairEvaluation e = trainer_->evaluate(val.images.data(), val.orientations, val.mine);
+    h_.validations += fmt::format("{},{:.9g},{:.6g},{:.6g}\n", done, e.loss, e.rmse, e.mean_abs);
+    const double rate = double(done * batch_) / (wall_seconds() - start_);
+    ctx_.log.info("train: step {} loss {:.4f}, validation loss {:.4f} rmse {:.4f} rad, {:.1f} "
+                  "images/s",
+                  done, loss, e.loss, e.rmse, rate);
+    if (e.loss < h_.best_loss) {
+      h_.best_loss = e.loss, h_.best_step = done, h_.since_best = 0;
+      best_state_ = net_.state_vector();
+      if (mpi::comm_rank(ctx_.comm) == 0) net_.save(output_, info(done));
+    } else if (p_.integer("patience") > 0 && ++h_.since_best >= p_.integer("patience")) {
+      ctx_.log.info("train: no improvement in {} validations: stopping early", h_.since_best);
+      return false;
+    }
+    return true;
+  }
+
+  /// The best state, its held-out figures and pair sample, the model file and the tables.
+  void finish() {
+    if (!best_state_.empty()) net_.set_state_vector(best_state_);
+    const ImageSet& val = data_->validation();
+    const PairEvaluation e = trainer_->evaluate(val.images.data(), val.orientations, val.mine,
+                                                p_.integer("n_plot_pairs"));
+    ModelInfo final_info = info(trainer_->step_count());
+    final_info["validation_rmse"] = fmt::format("{:.6g}", e.rmse);
+    final_info["validation_mean_abs"] = fmt::format("{:.6g}", e.mean_abs);
+    if (mpi::comm_rank(ctx_.comm) == 0) net_.save(output_, final_info);
+    mpi::check(MPI_Barrier(ctx_.comm), "MPI_Barrier");
+    write_tables(ctx_, h_, e);
+    ctx_.log.info("train: wrote {} (best step {}, validation loss {:.4f}, rmse {:.4f} rad)",
+                  output_, h_.best_step, e.loss, e.rmse);
+  }
+
+  ModelInfo info(std::int64_t step) const { return model_info(ctx_, *data_, h_, step, pre_); }
+
+  StageContext& ctx_;
+  const config::Params& p_;
+  NetworkConfig config_;
+  PreprocessOptions pre_;
+  std::int64_t batch_, n_steps_;
+  std::string output_, checkpoint_;
+  std::unique_ptr<io::Dataset> dataset_;
+  std::unique_ptr<DatasetTrainingData> from_dataset_;
+  Simulation sim_;
+  const TrainingData* data_ = nullptr;
+  DistanceNetwork net_;
+  std::unique_ptr<Trainer> trainer_;
+  History h_;
+  std::vector<float> best_state_;
+  double start_ = 0;
+};
+
+} // namespace
+
+void run_train(StageContext& ctx) { TrainingRun(ctx).run(); }
 
 } // namespace pairpose::learn
