@@ -64,7 +64,8 @@ PYTHON
   side=$("$py" -c "import mrcfile; print(mrcfile.open('padded.mrc').data.shape[0])")
   if [ "$side" -gt "$n" ]; then
     angpix=$("$py" -c "import mrcfile; v=float(mrcfile.open('padded.mrc').voxel_size.x); print(v * $side / $n)")
-    relion_image_handler --i padded.mrc --o cube.mrc --rescale_angpix "$angpix" --new_box "$n" > /dev/null
+    relion_image_handler --i padded.mrc --o cube.mrc --rescale_angpix "$angpix" --new_box "$n" \
+      > /dev/null 2>&1
   else
     cp padded.mrc cube.mrc
   fi
