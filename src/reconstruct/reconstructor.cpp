@@ -56,7 +56,7 @@ struct Reconstructor::Fft {
     real = fftwf_alloc_real(n * n);
     spectrum = fftwf_alloc_complex(n * (n / 2 + 1));
     plan = fftwf_plan_dft_r2c_2d(static_cast<int>(n), static_cast<int>(n), real, spectrum,
-                                 FFTW_MEASURE);
+                                 FFTW_ESTIMATE);
   }
   ~Fft() {
     fftwf_destroy_plan(plan);
