@@ -63,6 +63,7 @@ RowMatrix landmark_rotations(const std::vector<double>& triples, std::int64_t n_
   }
   const detail::BlockOperator apply = [&s](const RowMatrix& x, RowMatrix& y) { y = s * x; };
   const detail::EigenPairs eig = detail::top_eigenpairs(apply, n_landmarks, opt, MPI_COMM_SELF);
+  const auto eigen_done = std::chrono::steady_clock::now();
   const RowMatrix y = detail::scaled_embedding(eig);
   std::vector<std::int64_t> sample;
   if (opt.n_rounding_sample > 0 && opt.n_rounding_sample < n_landmarks) {
@@ -70,6 +71,8 @@ RowMatrix landmark_rotations(const std::vector<double>& triples, std::int64_t n_
     sample = detail::sample_indices(n_landmarks, opt.n_rounding_sample, rng);
   }
   const detail::Rounding rounding = detail::find_rounding(y, sample, opt);
+  report.seconds_rounding =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - eigen_done).count();
   RowMatrix v = y * rounding.t;
   for (std::int64_t l = 0; l < n_landmarks; ++l) {
     const Eigen::Matrix3d m =
@@ -198,8 +201,12 @@ std::vector<geometry::Quat> landmark_initialise(const PairSet& local, MPI_Comm c
     position[landmarks[l]] = static_cast<std::int32_t>(l);
 
   SpectralReport rep;
+  const auto gather_start = std::chrono::steady_clock::now();
   const RowMatrix v =
       landmark_rotations(gather_landmark_pairs(local, position, comm), opt.n_landmarks, opt, rep);
+  const auto placement_start = std::chrono::steady_clock::now();
+  rep.seconds_eigen =
+      std::chrono::duration<double>(placement_start - gather_start).count() - rep.seconds_rounding;
   const std::vector<Equation> equations = gather_equations(local, position, comm);
 
   std::vector<geometry::Quat> q(static_cast<std::size_t>(n));
@@ -232,6 +239,8 @@ std::vector<geometry::Quat> landmark_initialise(const PairSet& local, MPI_Comm c
     report->unplaced = std::move(unplaced_all);
     report->median_landmark_pairs = median_of_histogram(histogram);
     report->seconds = seconds;
+    report->seconds_placement =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - placement_start).count();
   }
   return q;
 }

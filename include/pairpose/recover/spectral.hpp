@@ -95,6 +95,9 @@ struct SpectralReport {
   /// landmark_initialise: median number of landmark pairs per non-landmark particle.
   std::int64_t median_landmark_pairs = 0;
   double seconds = 0; ///< wall time of the call (rank 0's clock)
+  /// Parts of `seconds`: eigenvectors (with the landmark pair gather), rounding (screening and
+  /// polish), landmark placement (equation exchange and least squares).
+  double seconds_eigen = 0, seconds_rounding = 0, seconds_placement = 0;
 };
 
 /// Collective. Canonical unit quaternions (w ≥ 0) of all n_particles, identical on every rank,
