@@ -209,8 +209,13 @@ void read_ctf(const Columns& cols, ParticleStar& out) {
 std::int64_t image_size_of(const Columns& cols, const ParticleStar& out) {
   const auto n = static_cast<std::int64_t>(out.particles.size());
   if (n == 0) return 0;
-  if (auto ref = cols.find("rlnImageSize"))
-    return static_cast<std::int64_t>(common_value(cols, *ref, n, "image size"));
+  if (auto ref = cols.find("rlnImageSize")) {
+    const double size = common_value(cols, *ref, n, "image size");
+    PAIRPOSE_CHECK(size >= 1 && size <= 65536 && size == std::floor(size),
+                   cols.where(*ref, 0) << ": image size " << size
+                                       << " is not a whole number of pixels in [1, 65536]");
+    return static_cast<std::int64_t>(size);
+  }
   if (file_exists(out.images[0].stack)) return read_mrc_header(out.images[0].stack).nx;
   return 0;
 }
