@@ -56,6 +56,126 @@ inline std::int64_t frequency(std::int64_t i, std::int64_t n) { return i <= n / 
 
 inline double sinc(double x) { return x == 0.0 ? 1.0 : std::sin(x) / x; }
 
+/// This rank's part of the padded half-grid (z-planes [z_first, z_first + n_local) of N × N ×
+/// n_half cells) and the sizes of the problem.
+struct SlabGeometry {
+  std::int64_t N = 0, n_half = 0, r_max = 0, n = 0, z_first = 0, n_local = 0;
+  template <class F> void for_each_inside(F&& f) const; ///< f(i, x, y, z, shell) for |k| ≤ r_max
+};
+
+template <class F> void SlabGeometry::for_each_inside(F&& f) const {
+  for (std::int64_t iz = 0; iz < n_local; ++iz)
+    for (std::int64_t y = 0; y < N; ++y)
+      for (std::int64_t x = 0; x < n_half; ++x) {
+        const std::int64_t z = z_first + iz, kz = frequency(z, N), ky = frequency(y, N);
+        const double r = std::sqrt(double(x * x + ky * ky + kz * kz));
+        if (r <= r_max) f((iz * N + y) * n_half + x, x, y, z, std::lround(r));
+      }
+}
+
+using Slab = std::vector<FourierCell>;
+
+/// The weight of map m (0: half 1, 1: half 2, 2: both) at cell i, and its data.
+inline FourierCell cell_of(int m, const Slab slab[2], std::int64_t i) {
+  const FourierCell a = slab[0][i], b = slab[1][i];
+  if (m < 2) return m == 0 ? a : b;
+  return {a.re + b.re, a.im + b.im, a.w + b.w};
+}
+
+/// Mean weight per shell of each map, over every rank's slab: means[m * n_shells + s].
+std::vector<double> shell_mean_weights(const Slab slab[2], const SlabGeometry& g, MPI_Comm comm) {
+  const std::int64_t n_shells = g.r_max + 1;
+  std::vector<double> sums(4 * n_shells, 0.0); // w1, w2, w1 + w2, voxel counts
+  g.for_each_inside([&](std::int64_t i, std::int64_t, std::int64_t, std::int64_t, long s) {
+    for (int m = 0; m < 3; ++m)
+      sums[m * n_shells + s] += cell_of(m, slab, i).w;
+    sums[3 * n_shells + s] += 1.0;
+  });
+  mpi::all_sum_inplace(sums.data(), static_cast<std::int64_t>(sums.size()), comm);
+  for (int m = 0; m < 3; ++m)
+    for (std::int64_t s = 0; s < n_shells; ++s)
+      sums[m * n_shells + s] /= std::max(sums[3 * n_shells + s], 1.0);
+  return sums;
+}
+
+/// Step 6: F = D / (W + λ W̄(shell)) of map m into the FFTW-MPI spectrum, times (−1)^(x+y+z),
+/// which moves the real-space origin to the box centre N/2; zero outside r_max.
+void fill_spectrum(int m, const Slab slab[2], const SlabGeometry& g, double lambda,
+                   const std::vector<double>& means, fftw_complex* out) {
+  std::fill(out[0], out[0] + 2 * g.n_local * g.N * g.n_half, 0.0);
+  const double* mean = means.data() + m * (g.r_max + 1);
+  g.for_each_inside([&](std::int64_t i, std::int64_t x, std::int64_t y, std::int64_t z, long s) {
+    const FourierCell c = cell_of(m, slab, i);
+    const double denominator = c.w + lambda * mean[s];
+    if (!(denominator > 0)) return;
+    const double factor = (((x + y + z) & 1) ? -1.0 : 1.0) / denominator;
+    out[i][0] = factor * c.re;
+    out[i][1] = factor * c.im;
+  });
+}
+
+/// Step 7 after the inverse FFT: the central n³ voxels of every rank's slab, divided by N³ and by
+/// the trilinear kernel's transform, gathered on rank 0 (an empty Volume elsewhere).
+Volume crop_and_gather(const double* real, const SlabGeometry& g, const Slabs& slabs, double voxel,
+                       MPI_Comm comm) {
+  const std::int64_t N = g.N, n = g.n, offset = N / 2 - n / 2; // padded = output + offset
+  auto out_range = [&](std::int64_t first, std::int64_t count) {
+    return std::pair<std::int64_t, std::int64_t>{
+        std::clamp(first - offset, std::int64_t(0), n),
+        std::clamp(first + count - offset, std::int64_t(0), n)};
+  };
+  std::vector<double> correction(static_cast<size_t>(n)); // 1 / sinc² per axis
+  for (std::int64_t i = 0; i < n; ++i) {
+    const double s = sinc(M_PI * double(i - n / 2) / N);
+    correction[i] = 1.0 / (s * s);
+  }
+  const double scale = 1.0 / (double(N) * double(N) * double(N));
+  const auto [first, end] = out_range(g.z_first, g.n_local);
+  std::vector<float> mine(static_cast<size_t>((end - first) * n * n));
+  for (std::int64_t zo = first; zo < end; ++zo)
+    for (std::int64_t y = 0; y < n; ++y)
+      for (std::int64_t x = 0; x < n; ++x) {
+        const double v =
+            real[((zo + offset - g.z_first) * N + y + offset) * 2 * g.n_half + x + offset];
+        mine[((zo - first) * n + y) * n + x] =
+            static_cast<float>(v * scale * correction[x] * correction[y] * correction[zo]);
+      }
+  const int n_ranks = static_cast<int>(slabs.count.size());
+  std::vector<int> counts(n_ranks), displs(n_ranks);
+  for (int r = 0; r < n_ranks; ++r) {
+    const auto [b, e] = out_range(slabs.start[r], slabs.count[r]);
+    counts[r] = static_cast<int>(e - b);
+    displs[r] = static_cast<int>(b);
+  }
+  Volume volume;
+  if (slabs.rank == 0) volume = Volume(n, n, n, voxel);
+  MPI_Datatype plane;
+  MPI_Type_contiguous(static_cast<int>(n * n), MPI_FLOAT, &plane);
+  MPI_Type_commit(&plane);
+  const int status = MPI_Gatherv(mine.data(), static_cast<int>(end - first), plane,
+                                 volume.data.data(), counts.data(), displs.data(), plane, 0, comm);
+  MPI_Type_free(&plane);
+  mpi::check(status, "MPI_Gatherv");
+  return volume;
+}
+
+/// The in-place buffer and plan of the distributed c2r transform.
+struct InverseFft {
+  double* buffer = nullptr;
+  fftw_plan plan = nullptr;
+  InverseFft(std::int64_t N, std::int64_t alloc_local, MPI_Comm comm, const std::string& source) {
+    buffer = fftw_alloc_real(2 * std::max<std::int64_t>(alloc_local, 1));
+    plan = fftw_mpi_plan_dft_c2r_3d(N, N, N, spectrum(), buffer, comm, FFTW_ESTIMATE);
+    PAIRPOSE_CHECK(plan != nullptr,
+                   source << ": FFTW could not plan the " << N << "^3 distributed inverse FFT");
+  }
+  ~InverseFft() {
+    if (plan) fftw_destroy_plan(plan);
+    fftw_free(buffer);
+  }
+  fftw_complex* spectrum() { return reinterpret_cast<fftw_complex*>(buffer); }
+};
+
 } // namespace
 
 Reconstruction Reconstructor::finish() {
@@ -70,118 +190,34 @@ Reconstruction Reconstructor::finish() {
                             " is empty (" + std::to_string(result.n_particles[1 - h]) +
                             " particles in the other half-set); both half-maps need particles");
 
-  const std::int64_t N = n_padded_, n = options_.image_size, plane = N * n_half_;
-  const Slabs slabs = slab_decomposition(N, comm_);
-  const std::int64_t n_local = slabs.count[slabs.rank], z_first = slabs.start[slabs.rank];
+  const Slabs slabs = slab_decomposition(n_padded_, comm_);
+  const SlabGeometry g{n_padded_,
+                       n_half_,
+                       r_max_,
+                       options_.image_size,
+                       slabs.start[slabs.rank],
+                       slabs.count[slabs.rank]};
+  const std::int64_t plane = g.N * g.n_half;
 
   // Step 5: each rank receives the sum of its planes of both half-set grids.
-  std::vector<Cell> slab[2];
+  Slab slab[2];
   for (int h = 0; h < 2; ++h) {
-    slab[h].resize(static_cast<size_t>(n_local * plane));
+    slab[h].resize(static_cast<size_t>(g.n_local * plane));
     for (int r = 0; r < static_cast<int>(slabs.count.size()); ++r)
       reduce_to(reinterpret_cast<const float*>(grids_[h].data() + slabs.start[r] * plane),
                 reinterpret_cast<float*>(slab[h].data()), 3 * slabs.count[r] * plane, r, comm_);
     std::vector<Cell>().swap(grids_[h]);
   }
 
-  // Shell means of the weights (for the Wiener term), per map: half 1, half 2, full.
-  const std::int64_t r_max = r_max_, n_shells = r_max + 1;
-  std::vector<double> shell(4 * n_shells, 0.0); // sums of w1, w2, w1 + w2, voxel counts
-  for (std::int64_t iz = 0; iz < n_local; ++iz)
-    for (std::int64_t y = 0; y < N; ++y)
-      for (std::int64_t x = 0; x < n_half_; ++x) {
-        const std::int64_t kz = frequency(z_first + iz, N), ky = frequency(y, N);
-        const double r = std::sqrt(double(x * x + ky * ky + kz * kz));
-        if (r > r_max) continue;
-        const auto s = static_cast<std::int64_t>(std::lround(r));
-        const std::int64_t i = (iz * N + y) * n_half_ + x;
-        shell[s] += slab[0][i].w;
-        shell[n_shells + s] += slab[1][i].w;
-        shell[2 * n_shells + s] += slab[0][i].w + slab[1][i].w;
-        shell[3 * n_shells + s] += 1.0;
-      }
-  mpi::all_sum_inplace(shell.data(), static_cast<std::int64_t>(shell.size()), comm_);
-
-  // Step 6–7 for each map, on one in-place FFTW-MPI buffer.
-  double* buffer = fftw_alloc_real(2 * std::max<std::int64_t>(slabs.alloc_local, 1));
-  auto* spectrum = reinterpret_cast<fftw_complex*>(buffer);
-  fftw_plan plan = fftw_mpi_plan_dft_c2r_3d(N, N, N, spectrum, buffer, comm_, FFTW_ESTIMATE);
-  PAIRPOSE_CHECK(plan != nullptr, options_.source << ": FFTW could not plan the " << N
-                                                  << "^3 distributed inverse transform");
-
-  // Output planes this rank holds: padded z = z_out + N/2 − n/2.
-  const std::int64_t offset = N / 2 - n / 2;
-  const std::int64_t out_first = std::clamp(z_first - offset, std::int64_t(0), n);
-  const std::int64_t out_end = std::clamp(z_first + n_local - offset, std::int64_t(0), n);
-  std::vector<double> correction(static_cast<size_t>(n)); // 1 / sinc² per axis
-  for (std::int64_t i = 0; i < n; ++i) {
-    const double s = sinc(M_PI * double(i - n / 2) / N);
-    correction[i] = 1.0 / (s * s);
-  }
-  const double scale = 1.0 / (double(N) * double(N) * double(N));
-
+  // Steps 6–7 for each map on one in-place FFTW-MPI buffer.
+  const std::vector<double> means = shell_mean_weights(slab, g, comm_);
+  InverseFft fft(g.N, slabs.alloc_local, comm_, options_.source);
   Volume* maps[3] = {&result.half1, &result.half2, &result.full};
   for (int m = 0; m < 3; ++m) {
-    const double lambda = options_.wiener_constant;
-    const double* sums = shell.data() + m * n_shells;
-    const double* counts = shell.data() + 3 * n_shells;
-    for (std::int64_t iz = 0; iz < n_local; ++iz)
-      for (std::int64_t y = 0; y < N; ++y)
-        for (std::int64_t x = 0; x < n_half_; ++x) {
-          const std::int64_t z = z_first + iz, kz = frequency(z, N), ky = frequency(y, N);
-          const std::int64_t i = (iz * N + y) * n_half_ + x;
-          const double r = std::sqrt(double(x * x + ky * ky + kz * kz));
-          double re = 0, im = 0;
-          if (r <= r_max) {
-            const auto s = static_cast<std::int64_t>(std::lround(r));
-            const Cell a = slab[0][i], b = slab[1][i];
-            const double d_re = m == 0 ? a.re : m == 1 ? b.re : a.re + b.re;
-            const double d_im = m == 0 ? a.im : m == 1 ? b.im : a.im + b.im;
-            const double w = m == 0 ? a.w : m == 1 ? b.w : a.w + b.w;
-            const double denominator = w + lambda * sums[s] / std::max(counts[s], 1.0);
-            if (denominator > 0) {
-              // (−1)^(x+y+z) moves the real-space origin to the box centre N/2.
-              const double sign = ((x + y + z) & 1) ? -1.0 : 1.0;
-              re = sign * d_re / denominator;
-              im = sign * d_im / denominator;
-            }
-          }
-          spectrum[i][0] = re;
-          spectrum[i][1] = im;
-        }
-    fftw_execute(plan);
-
-    // Crop, scale, gridding correction, gather planes on rank 0.
-    std::vector<float> mine(static_cast<size_t>((out_end - out_first) * n * n));
-    for (std::int64_t zo = out_first; zo < out_end; ++zo)
-      for (std::int64_t y = 0; y < n; ++y)
-        for (std::int64_t x = 0; x < n; ++x) {
-          const std::int64_t iz = zo + offset - z_first;
-          const double v = buffer[(iz * N + y + offset) * 2 * n_half_ + x + offset];
-          mine[((zo - out_first) * n + y) * n + x] =
-              static_cast<float>(v * scale * correction[x] * correction[y] * correction[zo]);
-        }
-    if (slabs.rank == 0) *maps[m] = Volume(n, n, n, options_.pixel_size);
-    MPI_Datatype plane_type;
-    MPI_Type_contiguous(static_cast<int>(n * n), MPI_FLOAT, &plane_type);
-    MPI_Type_commit(&plane_type);
-    const int n_ranks = static_cast<int>(slabs.count.size());
-    std::vector<int> counts_out(n_ranks), displs(n_ranks);
-    for (int r = 0; r < n_ranks; ++r) {
-      const std::int64_t b = std::clamp(slabs.start[r] - offset, std::int64_t(0), n);
-      const std::int64_t e =
-          std::clamp(slabs.start[r] + slabs.count[r] - offset, std::int64_t(0), n);
-      counts_out[r] = static_cast<int>(e - b);
-      displs[r] = static_cast<int>(b);
-    }
-    mpi::check(MPI_Gatherv(mine.data(), static_cast<int>(out_end - out_first), plane_type,
-                           slabs.rank == 0 ? maps[m]->data.data() : nullptr, counts_out.data(),
-                           displs.data(), plane_type, 0, comm_),
-               "MPI_Gatherv");
-    MPI_Type_free(&plane_type);
+    fill_spectrum(m, slab, g, options_.wiener_constant, means, fft.spectrum());
+    fftw_execute(fft.plan);
+    *maps[m] = crop_and_gather(fft.buffer, g, slabs, options_.pixel_size, comm_);
   }
-  fftw_destroy_plan(plan);
-  fftw_free(buffer);
   return result;
 }
 

@@ -78,6 +78,11 @@ struct Reconstruction {
   std::int64_t n_particles[2] = {0, 0}; ///< particles per half-set (on every rank)
 };
 
+/// One point of a 3D Fourier grid: the summed data (real, imaginary) and weight.
+struct FourierCell {
+  float re = 0, im = 0, w = 0;
+};
+
 /// The half-set (1 or 2) of particle i: a fair coin drawn with Rng(seed, stream_split, i), so the
 /// split depends only on (seed, i) and never on the rank count. One value per particle of `rows`.
 std::vector<int> random_half_sets(std::uint64_t seed, Block rows);
@@ -111,9 +116,7 @@ public:
   Reconstruction finish();
 
 private:
-  struct Cell {
-    float re, im, w;
-  };
+  using Cell = FourierCell;
   void insert_one(const float* image, const Particle& particle, std::vector<Cell>& grid,
                   std::int64_t index);
   void splat(std::vector<Cell>& grid, double px, double py, double pz, float re, float im,
