@@ -107,6 +107,8 @@ PairObjective::PairObjective(const PairSet& pairs, const WeightOptions& weights,
 }
 
 template <bool weighted> double PairObjective::kernel(const double* q, double* grad) const {
+  constexpr std::int64_t prefetch_distance = 16;
+  const auto n_terms = static_cast<std::int64_t>(terms_.size());
   double loss = 0;
   const std::int64_t n_rows = static_cast<std::int64_t>(row_ptr_.size()) - 1;
   for (std::int64_t r = 0; r < n_rows; ++r) {
@@ -114,6 +116,13 @@ template <bool weighted> double PairObjective::kernel(const double* q, double* g
     const double aw = q[4 * i], ax = q[4 * i + 1], ay = q[4 * i + 2], az = q[4 * i + 3];
     double gw = 0, gx = 0, gy = 0, gz = 0;
     for (std::int64_t k = row_ptr_[r]; k < row_ptr_[r + 1]; ++k) {
+      // The partners j are random: fetch a later pair's quaternion and gradient early so that
+      // the cache misses overlap (the term array itself is read in order).
+      if (k + prefetch_distance < n_terms) {
+        const std::int64_t jp = terms_[k + prefetch_distance].j;
+        __builtin_prefetch(q + 4 * jp, 0, 0);
+        __builtin_prefetch(grad + 4 * jp, 1, 0);
+      }
       const Term& t = terms_[k];
       const double w = weighted ? weight_[k] : 1.0;
       const double* b = q + 4 * t.j;

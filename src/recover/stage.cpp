@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <fmt/format.h>
 #include <functional>
+#include <malloc.h>
 #include <memory>
 
 #include "pairpose/config/provenance.hpp"
@@ -246,15 +247,24 @@ void run_recover(StageContext& ctx) {
                                            p.integer("spectral_restarts"))));
   solver.set_dataset_identity(n, pair_hash, settings);
   const auto seed = static_cast<std::uint64_t>(p.integer("seed"));
-  const Initializer initializer = [&](std::int64_t restart) {
-    if (restart > 0) return random_quaternions(n, seed, restart);
-    auto timer = ctx.timers.scope("initialise");
-    return initial_orientations(ctx, ds, pairs, init);
-  };
   const bool resume = p.boolean("resume") && file_exists(options.checkpoint_path);
   if (p.boolean("resume") && !resume)
     ctx.log.info("recover: no checkpoint {} to resume from; starting afresh",
                  options.checkpoint_path);
+  // Restart 0's initialisation is made now, so that the pair set can be freed before the
+  // refinement (the objective keeps its own compact copy).
+  std::vector<double> first_init;
+  if (!resume) {
+    auto timer = ctx.timers.scope("initialise");
+    first_init = initial_orientations(ctx, ds, pairs, init);
+  }
+  pairs = PairSet();
+  malloc_trim(0); // give the freed pages back: peak memory is a documented limit
+  const Initializer initializer = [&](std::int64_t restart) {
+    if (restart > 0) return random_quaternions(n, seed, restart);
+    PAIRPOSE_CHECK(!first_init.empty(), "recover: internal error: no initialisation for restart 0");
+    return first_init;
+  };
   SolverResult result;
   {
     auto timer = ctx.timers.scope("refine");
@@ -276,7 +286,6 @@ void run_recover(StageContext& ctx) {
                  objective->kernel_terms(), objective->kernel_seconds(),
                  double(objective->kernel_terms()) / objective->kernel_seconds());
   objective.reset();
-  pairs = PairSet();
   {
     auto timer = ctx.timers.scope("write");
     write_results(ctx, ds, result, solved, init, pair_hash);
