@@ -1,6 +1,7 @@
 // The `embed` stage (see learn/stage.hpp). Torch-free.
 #include <algorithm>
 #include <fmt/format.h>
+#include <memory>
 
 #include "pairpose/core/error.hpp"
 #include "pairpose/core/mpi.hpp"
@@ -40,7 +41,15 @@ void run_embed(StageContext& ctx) {
   const auto& p = ctx.params;
   PAIRPOSE_CHECK(!p.string("dataset").empty(), "embed.dataset: give the dataset path");
   ModelInfo info;
-  DistanceNetwork net = DistanceNetwork::load(p.string("model"), &info);
+  std::unique_ptr<DistanceNetwork> loaded;
+  std::string failure; // a rank that cannot read the model fails every rank
+  try {
+    loaded = std::make_unique<DistanceNetwork>(DistanceNetwork::load(p.string("model"), &info));
+  } catch (const Error& e) {
+    failure = e.what();
+  }
+  mpi::agree_or_throw(failure, ctx.comm);
+  DistanceNetwork& net = *loaded;
   const NetworkConfig& config = net.config();
   PAIRPOSE_CHECK(p.integer("image_size") == 0 || p.integer("image_size") == config.image_size,
                  p.string("model")
@@ -57,7 +66,6 @@ void run_embed(StageContext& ctx) {
       mpi::all_max((mine.size() + chunk - 1) / chunk, ctx.comm); // same count of collective reads
   std::vector<double> vectors;
   vectors.reserve(static_cast<size_t>(mine.size() * dim));
-  std::string failure;
   const double start = wall_seconds();
   for (std::int64_t r = 0; r < n_rounds; ++r) {
     const Block rows{std::min(mine.end, mine.begin + r * chunk),

@@ -285,6 +285,17 @@ private:
 
   /// Network, optimiser, step and history from the checkpoint; the best state from `output`.
   void resume() {
+    std::string failure; // a rank that cannot read the files fails every rank
+    try {
+      restore();
+    } catch (const Error& e) {
+      failure = e.what();
+    }
+    mpi::agree_or_throw(failure, ctx_.comm);
+    ctx_.log.info("train: resumed from {} at step {}", checkpoint_, trainer_->step_count());
+  }
+
+  void restore() {
     const ModelInfo saved = trainer_->load_checkpoint(checkpoint_);
     h_.steps = saved.at("history");
     h_.validations = saved.at("validation_history");
@@ -292,7 +303,6 @@ private:
     h_.best_step = std::stoll(saved.at("best_step"));
     if (h_.best_step >= 0)
       best_state_ = DistanceNetwork::load_expecting(output_, config_).state_vector();
-    ctx_.log.info("train: resumed from {} at step {}", checkpoint_, trainer_->step_count());
   }
 
   /// Validation after a step; writes `output` on improvement. False: stop early.

@@ -178,6 +178,23 @@ BOOST_AUTO_TEST_CASE(bad_datasets_are_clear_errors) {
   make_dataset(dir + "/nan.h5", 20, true, 5);
   BOOST_CHECK_EXCEPTION(train({"dataset=" + dir + "/nan.h5", "output=" + dir + "/x.model"}), Error,
                         [](const Error& e) { return message_has(e, "image 5"); });
+  // a dataset of orientations only (as `pairs` makes): nothing to train on or embed
+  {
+    io::DatasetInfo info;
+    info.n_particles = 20;
+    info.has_orientations = true;
+    auto ds = io::Dataset::create(dir + "/empty.h5", MPI_COMM_WORLD, info);
+    ds.write_particles(ds.block(), std::vector<Particle>(size_t(ds.block().size())));
+    ds.commit();
+  }
+  BOOST_CHECK_EXCEPTION(train({"dataset=" + dir + "/empty.h5", "output=" + dir + "/x.model"}),
+                        Error, [](const Error& e) { return message_has(e, "holds no images"); });
+  if (mpi::comm_rank(MPI_COMM_WORLD) == 0)
+    learn::DistanceNetwork(learn::network_preset("small", 16), 1).save(dir + "/s.model", {});
+  MPI_Barrier(MPI_COMM_WORLD);
+  BOOST_CHECK_EXCEPTION(run_stage("embed", learn::declare_embed, learn::run_embed,
+                                  {"dataset=" + dir + "/empty.h5", "model=" + dir + "/s.model"}),
+                        Error, [](const Error& e) { return message_has(e, "holds no images"); });
   BOOST_TEST(!file_exists(dir + "/x.model"));
 }
 

@@ -91,9 +91,9 @@ public:
   /// Writes a checkpoint (network, optimiser state, step count, `info`) on rank 0; collective
   /// (rank 0 writes, then a barrier).
   void save_checkpoint(const std::string& path, const ModelInfo& info) const;
-  /// Collective: restores network, optimiser and step from a checkpoint written by
-  /// save_checkpoint with the same architecture (throws naming the file otherwise). Returns its
-  /// info.
+  /// Local (each rank reads the file): restores network, optimiser and step from a checkpoint
+  /// written by save_checkpoint with the same architecture and optimiser (throws naming the file
+  /// otherwise). Returns its info.
   ModelInfo load_checkpoint(const std::string& path);
 
   struct Impl;
