@@ -6,8 +6,8 @@
 #include "pairpose/learn/stage.hpp"
 #endif
 #include "pairpose/pairs/stage.hpp"
-#include "pairpose/recover/stage.hpp"
 #include "pairpose/reconstruct/stage.hpp"
+#include "pairpose/recover/stage.hpp"
 #include "pairpose/simulate/molmap.hpp"
 #include "pairpose/simulate/stage.hpp"
 
@@ -32,10 +32,10 @@ const std::vector<Stage>& stages() {
        pairs::declare_pairs, pairs::run_pairs},
       {"recover", "Orientations from pairwise distances: init + distributed Riemannian refinement",
        recover::declare_recover, recover::run_recover},
-      {"reconstruct", "Direct Fourier inversion of oriented particles into a map and half-maps",
-       reconstruct::declare_reconstruct, reconstruct::run_reconstruct},
       {"evaluate", "Orientation error (E_OR, physical) against the truth, summary and plots",
        evaluate::declare_evaluate, evaluate::run_evaluate},
+      {"reconstruct", "Direct Fourier inversion of oriented particles into a map and half-maps",
+       reconstruct::declare_reconstruct, reconstruct::run_reconstruct},
   };
   return table;
 }

@@ -55,7 +55,9 @@ void declare_recover(config::Schema& s) {
   s.integer("stop_after", 0, 0, 1e9,
             "Testing: stop after this many iterations in total, leaving only the checkpoint.");
   s.integer("seed", 1, 0, 9.2e18, "Seed of the random initialisation and the spectral rounding.");
-  s.integer("spectral_restarts", 8, 1, 1000, "Random starts of the spectral rounding.");
+  s.integer("spectral_restarts", 48, 1, 1000,
+            "Random starts of the spectral rounding (screened; stops early once two agree). One "
+            "start finds the right rotation about one time in four.");
   s.integer("log_every", 10, 0, 1e9, "Log the loss every this many iterations (0 = never).");
   s.integer("eval_fit", 20000, 0, 1e9,
             "E_OR at the end (datasets with true orientations): fit the O(4) alignment on at "
