@@ -2,6 +2,7 @@
 // The distributed solver: every rank ends with the same bits, a rerun on the same ranks gives the
 // same bits, and the result on this rank count agrees with a one-rank run (E_OR within 1e-6 rad).
 #include "pairpose_test.hpp"
+#include "recover_support.hpp"
 
 #include <cstring>
 
@@ -18,12 +19,7 @@ using namespace pairpose::recover;
 
 namespace {
 
-std::vector<geometry::Quat> as_quats(const std::vector<double>& q) {
-  std::vector<geometry::Quat> out(q.size() / 4);
-  for (size_t i = 0; i < out.size(); ++i)
-    out[i] = {q[4 * i], q[4 * i + 1], q[4 * i + 2], q[4 * i + 3]};
-  return out;
-}
+using testing::as_quats;
 
 std::uint64_t bits_hash(const std::vector<double>& v) {
   std::uint64_t h = 0;

@@ -1,5 +1,6 @@
 #define BOOST_TEST_MODULE recover_solver
 #include "pairpose_test.hpp"
+#include "recover_support.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -16,12 +17,7 @@ using namespace pairpose::recover;
 
 namespace {
 
-std::vector<geometry::Quat> as_quats(const std::vector<double>& q) {
-  std::vector<geometry::Quat> out(q.size() / 4);
-  for (size_t i = 0; i < out.size(); ++i)
-    out[i] = {q[4 * i], q[4 * i + 1], q[4 * i + 2], q[4 * i + 3]};
-  return out;
-}
+using testing::as_quats;
 
 struct Problem {
   std::vector<double> truth;
