@@ -50,18 +50,8 @@ geometry::Vec3 view_direction(const geometry::Quat& q) {
 
 /// Indices of at most `n` items of `n_total`, a seeded random subset in increasing order.
 std::vector<std::int64_t> subset(std::int64_t n_total, std::int64_t n, std::uint64_t seed) {
-  std::vector<std::int64_t> out;
-  if (n >= n_total) {
-    for (std::int64_t i = 0; i < n_total; ++i)
-      out.push_back(i);
-    return out;
-  }
   Rng rng(seed, stream_evaluate, 7);
-  for (std::int64_t i = 0; i < n_total; ++i) // selection sampling: exactly n, in order
-    if (static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(n_total - i))) <
-        n - static_cast<std::int64_t>(out.size()))
-      out.push_back(i);
-  return out;
+  return sample_indices(n_total, std::min(n, n_total), rng);
 }
 
 void write_views_csv(const std::string& path, const std::vector<geometry::Quat>& truth,

@@ -6,11 +6,11 @@
 #include "pairpose/core/mpi.hpp"
 #include "pairpose/core/random.hpp"
 #include "pairpose/io/dataset.hpp"
+#include "pairpose/pairs/landmarks.hpp"
 #include "pairpose/pairs/pair_io.hpp"
 #include "pairpose/pairs/pair_sampler.hpp"
 // The landmark set is the one recover's landmark initialisation expects (same function, same
 // arguments). Only the executable links this file, and it links pairpose_recover too.
-#include "pairpose/recover/spectral.hpp"
 
 namespace pairpose::pairs {
 
@@ -127,7 +127,7 @@ void run_pairs(StageContext& ctx) {
   opt.knn_candidates = p.integer("knn_candidates");
   opt.seed = static_cast<std::uint64_t>(p.integer("seed"));
   if (p.integer("landmarks") > 0) {
-    opt.landmarks = recover::landmark_indices(n, p.integer("landmarks"), opt.seed);
+    opt.landmarks = landmark_indices(n, p.integer("landmarks"), opt.seed);
     opt.landmark_partners = p.integer("landmark_partners");
   }
   PairSet pairs;

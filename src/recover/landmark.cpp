@@ -68,7 +68,7 @@ RowMatrix landmark_rotations(const std::vector<double>& triples, std::int64_t n_
   std::vector<std::int64_t> sample;
   if (opt.n_rounding_sample > 0 && opt.n_rounding_sample < n_landmarks) {
     Rng rng(opt.seed, stream_init, (std::uint64_t(1) << 62) - 2);
-    sample = detail::sample_indices(n_landmarks, opt.n_rounding_sample, rng);
+    sample = sample_indices(n_landmarks, opt.n_rounding_sample, rng);
   }
   const detail::Rounding rounding = detail::find_rounding(y, sample, opt);
   report.seconds_rounding =
@@ -177,15 +177,6 @@ std::vector<std::int64_t> allgather_indices(const std::vector<std::int64_t>& min
 }
 
 } // namespace
-
-std::vector<std::int64_t> landmark_indices(std::int64_t n_particles, std::int64_t n_landmarks,
-                                           std::uint64_t seed) {
-  PAIRPOSE_CHECK(n_landmarks >= 9 && n_landmarks <= n_particles,
-                 "landmarks: n_landmarks = " << n_landmarks << " must lie in [9, n_particles = "
-                                             << n_particles << "]");
-  Rng rng(seed, stream_pairs, landmark_rng_index);
-  return detail::sample_indices(n_particles, n_landmarks, rng);
-}
 
 std::vector<geometry::Quat> landmark_initialise(const PairSet& local, MPI_Comm comm,
                                                 const SpectralOptions& opt,

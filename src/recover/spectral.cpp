@@ -101,7 +101,7 @@ std::vector<geometry::Quat> spectral_initialise(const PairSet& local, MPI_Comm c
   std::vector<std::int64_t> sample;
   if (opt.n_rounding_sample > 0 && opt.n_rounding_sample < n) {
     Rng rng(opt.seed, stream_init, rounding_sample_rng_index);
-    sample = detail::sample_indices(n, opt.n_rounding_sample, rng);
+    sample = sample_indices(n, opt.n_rounding_sample, rng);
   }
   const detail::Rounding rounding = detail::find_rounding(y, sample, opt);
   const auto rounding_done = std::chrono::steady_clock::now();

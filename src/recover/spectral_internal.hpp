@@ -57,9 +57,6 @@ Eigen::Matrix3d nearest_rotation(const Eigen::Matrix3d& m);
 /// Canonical quaternion of the rotation nearest to the 3×3 matrix of the row-major 9-vector v.
 geometry::Quat quaternion_of_vec(const Eigen::Matrix<double, 1, 9>& v);
 
-/// `n_samples` distinct indices in [0, n), ascending, from one Rng (Floyd's algorithm).
-std::vector<std::int64_t> sample_indices(std::int64_t n, std::int64_t n_samples, Rng& rng);
-
 /// Rejects malformed pairs with a message naming the pair and the field (collective).
 void validate_pairs(const PairSet& local, MPI_Comm comm);
 

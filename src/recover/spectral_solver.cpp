@@ -142,16 +142,6 @@ geometry::Quat quaternion_of_vec(const Eigen::Matrix<double, 1, 9>& v) {
   return geometry::canonical(geometry::to_quaternion(m));
 }
 
-std::vector<std::int64_t> sample_indices(std::int64_t n, std::int64_t n_samples, Rng& rng) {
-  // Floyd: for j = n − m … n − 1 draw t in [0, j]; take t, or j if t was taken.
-  std::set<std::int64_t> chosen;
-  for (std::int64_t j = n - n_samples; j < n; ++j) {
-    const auto t = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(j + 1)));
-    if (!chosen.insert(t).second) chosen.insert(j);
-  }
-  return {chosen.begin(), chosen.end()};
-}
-
 EigenPairs top_eigenpairs(const BlockOperator& apply, std::int64_t n, const SpectralOptions& opt,
                           MPI_Comm comm) {
   const int k = static_cast<int>(std::min<std::int64_t>(n_wanted + opt.n_extra_vectors, n));

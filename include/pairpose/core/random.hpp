@@ -5,6 +5,7 @@
 /// same numbers. Streams separate independent uses (orientations, noise, ...).
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 namespace pairpose {
 
@@ -22,7 +23,8 @@ class Rng {
 public:
   Rng(std::uint64_t seed, std::uint64_t stream = 0, std::uint64_t index = 0) {
     std::uint64_t x = mix64(mix64(mix64(seed) ^ stream) ^ (index * 0xd1b54a32d192ed03ull));
-    for (auto& s : s_) s = x = mix64(x);
+    for (auto& s : s_)
+      s = x = mix64(x);
   }
   std::uint64_t next() {
     const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
@@ -51,7 +53,8 @@ public:
       return spare_;
     }
     double u1 = uniform();
-    while (u1 <= 0.0) u1 = uniform();
+    while (u1 <= 0.0)
+      u1 = uniform();
     const double u2 = uniform();
     const double r = std::sqrt(-2.0 * std::log(u1));
     spare_ = r * std::sin(2.0 * M_PI * u2);
@@ -65,6 +68,10 @@ private:
   double spare_ = 0.0;
   bool has_spare_ = false;
 };
+
+/// `n_samples` distinct indices in [0, n), ascending, drawn from `rng` (Floyd's algorithm:
+/// O(n_samples log n_samples), whatever n). Throws unless 0 <= n_samples <= n.
+std::vector<std::int64_t> sample_indices(std::int64_t n, std::int64_t n_samples, Rng& rng);
 
 /// Named streams, so that adding a new use never shifts the draws of an old one.
 enum RngStream : std::uint64_t {
