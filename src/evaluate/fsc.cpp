@@ -1,5 +1,6 @@
 #include "pairpose/evaluate/fsc.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <complex>
 #include <fftw3.h>
@@ -63,6 +64,25 @@ double shell_at(const std::vector<double>& fsc, double threshold) {
 
 double shell_resolution(double shell, std::int64_t box, double voxel_size) {
   return shell > 0 ? box * voxel_size / shell : std::numeric_limits<double>::infinity();
+}
+
+std::vector<double> shell_frequencies(std::int64_t n_shells, std::int64_t box, double voxel_size) {
+  std::vector<double> out(static_cast<size_t>(std::max<std::int64_t>(n_shells, 0)));
+  for (std::int64_t s = 0; s < n_shells; ++s)
+    out[s] = double(s) / (double(box) * voxel_size);
+  return out;
+}
+
+void check_same_grid(const Volume& a, const std::string& what_a, const Volume& b,
+                     const std::string& what_b) {
+  PAIRPOSE_CHECK(a.is_cube(),
+                 what_a << ": expected a cubic map, got " << a.nx << "x" << a.ny << "x" << a.nz);
+  PAIRPOSE_CHECK(b.nx == a.nx && b.ny == a.ny && b.nz == a.nz,
+                 what_b << " is " << b.nx << "x" << b.ny << "x" << b.nz << " voxels, expected "
+                        << a.nx << "x" << a.ny << "x" << a.nz << " like " << what_a);
+  PAIRPOSE_CHECK(std::abs(b.voxel_size - a.voxel_size) <= 1e-3 * a.voxel_size,
+                 what_b << " has a voxel size of " << b.voxel_size << " Å, expected "
+                        << a.voxel_size << " Å like " << what_a);
 }
 
 } // namespace pairpose::evaluate

@@ -9,6 +9,7 @@
 /// between shells), as box · voxel / shell in Å. Used to compare a reconstruction with its true
 /// map (threshold 0.5) and half-maps with each other (0.143).
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "pairpose/core/array.hpp"
@@ -26,5 +27,13 @@ double shell_at(const std::vector<double>& fsc, double threshold);
 
 /// Resolution in Å of a fractional shell: box · voxel / shell (infinity at shell 0).
 double shell_resolution(double shell, std::int64_t box, double voxel_size);
+
+/// Spatial frequency in 1/Å of each shell s = 0 … n_shells − 1: s / (box · voxel).
+std::vector<double> shell_frequencies(std::int64_t n_shells, std::int64_t box, double voxel_size);
+
+/// Throws pairpose::Error unless `b` is a cube of the same size and voxel size (to 0.1 %) as `a`;
+/// the message names both (`what_a`, `what_b`: e.g. the files) and what was expected.
+void check_same_grid(const Volume& a, const std::string& what_a, const Volume& b,
+                     const std::string& what_b);
 
 } // namespace pairpose::evaluate
