@@ -209,7 +209,11 @@ std::string element_symbol(int z) { return z >= 1 && z <= n_elements ? symbols[z
 
 std::vector<Atom> read_pdb(const std::string& path) {
   PAIRPOSE_CHECK(std::filesystem::exists(path), path << ": atomic model file does not exist");
-  const auto lines = split_lines(read_file(path));
+  return parse_pdb(read_file(path), path);
+}
+
+std::vector<Atom> parse_pdb(const std::string& text, const std::string& path) {
+  const auto lines = split_lines(text);
   std::vector<Atom> atoms;
   for (size_t i = 0; i < lines.size(); ++i) {
     const std::string& line = lines[i];
@@ -223,7 +227,11 @@ std::vector<Atom> read_pdb(const std::string& path) {
 
 std::vector<Atom> read_mmcif(const std::string& path) {
   PAIRPOSE_CHECK(std::filesystem::exists(path), path << ": atomic model file does not exist");
-  const auto lines = split_lines(read_file(path));
+  return parse_mmcif(read_file(path), path);
+}
+
+std::vector<Atom> parse_mmcif(const std::string& text, const std::string& path) {
+  const auto lines = split_lines(text);
   for (size_t i = 0; i < lines.size(); ++i) {
     if (trim(lines[i]) != "loop_") continue;
     std::vector<std::string> names;

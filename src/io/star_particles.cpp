@@ -223,7 +223,11 @@ std::int64_t image_size_of(const Columns& cols, const ParticleStar& out) {
 } // namespace
 
 ParticleStar read_particles_star(const std::string& path, const ParticleStarOptions& options) {
-  const StarFile file = read_star(path);
+  return particles_from_star(read_star(path), options);
+}
+
+ParticleStar particles_from_star(const StarFile& file, const ParticleStarOptions& options) {
+  const std::string& path = file.path;
   const StarTable* optics = file.find("optics");
   const StarTable& parts = particle_table(file, optics);
   PAIRPOSE_CHECK(parts.is_loop(), path << ": block 'data_" << parts.name() << "' is not a loop");

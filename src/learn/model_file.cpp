@@ -58,7 +58,9 @@ struct Cursor {
   }
   size_t number() {
     const std::string w = word();
-    if (w.empty() || w.find_first_not_of("0123456789") != std::string::npos) fail("bad length");
+    // At most 18 digits: any length that fits the file, and never out of std::stoull's range.
+    if (w.empty() || w.size() > 18 || w.find_first_not_of("0123456789") != std::string::npos)
+      fail("bad length");
     return std::stoull(w);
   }
   std::string take(size_t n) {
@@ -76,15 +78,18 @@ FileTensor parse_tensor(Cursor& c, const std::string& payload) {
   std::memcpy(&rank, payload.data(), sizeof rank);
   if (rank < 0 || rank > 8 || payload.size() < (1 + size_t(rank)) * 8) c.fail("bad tensor rank");
   t.shape.resize(rank);
-  std::memcpy(t.shape.data(), payload.data() + 8, rank * 8);
+  // (memcpy of zero bytes from/to an empty vector's null data() is undefined: copy only if any)
+  if (rank > 0) std::memcpy(t.shape.data(), payload.data() + 8, rank * 8);
   size_t numel = 1;
   for (auto d : t.shape) {
     if (d < 0) c.fail("negative tensor dimension");
+    // A product larger than the payload cannot match it (and must not wrap around).
+    if (d > 0 && numel > payload.size() / static_cast<size_t>(d)) c.fail("tensor size mismatch");
     numel *= static_cast<size_t>(d);
   }
   if (payload.size() != (1 + size_t(rank)) * 8 + numel * 4) c.fail("tensor size mismatch");
   t.values.resize(numel);
-  std::memcpy(t.values.data(), payload.data() + (1 + rank) * 8, numel * 4);
+  if (numel > 0) std::memcpy(t.values.data(), payload.data() + (1 + rank) * 8, numel * 4);
   return t;
 }
 
@@ -105,7 +110,10 @@ void write_model_file(const std::string& path, const ModelFileContent& content) 
 
 ModelFileContent read_model_file(const std::string& path) {
   PAIRPOSE_CHECK(file_exists(path), path << ": model file not found");
-  const std::string bytes = read_file(path);
+  return parse_model_file(read_file(path), path);
+}
+
+ModelFileContent parse_model_file(const std::string& bytes, const std::string& path) {
   Cursor c{path, bytes};
   if (bytes.compare(0, std::strlen(magic), magic) != 0) c.fail("no pairpose-learn header");
   c.pos = std::strlen(magic);

@@ -29,5 +29,7 @@ struct ModelFileContent {
 void write_model_file(const std::string& path, const ModelFileContent& content);
 /// Reads a file written by write_model_file; throws pairpose::Error naming the file otherwise.
 ModelFileContent read_model_file(const std::string& path);
+/// The same from the file's bytes; `source` names it in error messages.
+ModelFileContent parse_model_file(const std::string& bytes, const std::string& source);
 
 } // namespace pairpose::learn

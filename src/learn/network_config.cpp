@@ -1,5 +1,6 @@
 // NetworkConfig: presets, checks and the text form stored in model files (Torch-free).
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <sstream>
 
@@ -17,6 +18,16 @@ std::string join(const std::vector<int>& v) {
   return s.empty() ? "-" : s;
 }
 
+/// A whole decimal number in [0, 2^31) filling `text`; an error naming the field otherwise.
+int parse_count(const std::string& text, const std::string& field) {
+  int v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  PAIRPOSE_CHECK(!text.empty() && ec == std::errc() && end == text.data() + text.size() && v >= 0,
+                 "network architecture: field " << field << " = '" << text
+                                                << "' is not a whole number below 2^31");
+  return v;
+}
+
 std::vector<int> split_ints(const std::string& text, const std::string& field) {
   std::vector<int> v;
   if (text == "-") return v;
@@ -26,7 +37,7 @@ std::vector<int> split_ints(const std::string& text, const std::string& field) {
     PAIRPOSE_CHECK(!item.empty() && item.find_first_not_of("0123456789") == std::string::npos,
                    "network architecture: field " << field << " = '" << text
                                                   << "' is not a list of integers");
-    v.push_back(std::stoi(item));
+    v.push_back(parse_count(item, field));
   }
   return v;
 }
@@ -67,7 +78,7 @@ NetworkConfig NetworkConfig::from_text(const std::string& text) {
     if (key == "preset")
       c.preset = value;
     else if (key == "image_size")
-      c.image_size = std::stoll(value);
+      c.image_size = parse_count(value, key);
     else if (key == "channels")
       c.channels = split_ints(value, key);
     else if (key == "kernels")
@@ -79,7 +90,7 @@ NetworkConfig NetworkConfig::from_text(const std::string& text) {
     else if (key == "mlp_hidden")
       c.mlp_hidden = split_ints(value, key);
     else if (key == "embedding_dim")
-      c.embedding_dim = std::stoi(value);
+      c.embedding_dim = parse_count(value, key);
     else
       PAIRPOSE_FAIL("network architecture '" << text << "': unknown field '" << key << "'");
   }

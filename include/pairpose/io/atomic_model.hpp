@@ -36,6 +36,9 @@ struct Atom {
 std::vector<Atom> read_atomic_model(const std::string& path);
 std::vector<Atom> read_pdb(const std::string& path);
 std::vector<Atom> read_mmcif(const std::string& path);
+/// The same from the file's text; `source` names it in error messages.
+std::vector<Atom> parse_pdb(const std::string& text, const std::string& source);
+std::vector<Atom> parse_mmcif(const std::string& text, const std::string& source);
 
 /// Atomic number of an element symbol (case-insensitive, surrounding blanks ignored; "D" and
 /// "T" are hydrogen); 0 when the symbol is not an element.

@@ -167,6 +167,9 @@ struct ParticleStarOptions {
 /// column and line of any missing column, malformed number, image name without "N@", index < 1,
 /// unknown optics group, or particles whose optics groups disagree on pixel or image size.
 ParticleStar read_particles_star(const std::string& path, const ParticleStarOptions& options = {});
+/// The same from a parsed file (`file.path` names it in messages and is the folder image names are
+/// resolved against unless options.image_root is set).
+ParticleStar particles_from_star(const StarFile& file, const ParticleStarOptions& options = {});
 
 /// Writes a RELION 3.1 particle STAR file through a temporary name and a rename: `data_optics`
 /// with one group (voltage, Cs and amplitude contrast of the particles, which must agree, or
