@@ -1,6 +1,7 @@
 // The table of stages. A stage module provides declare_<stage>(Schema&) and run_<stage>(ctx);
 // add one #include and one row here, in pipeline order.
 #include "pairpose/app/cli.hpp"
+#include "pairpose/app/report.hpp"
 #include "pairpose/evaluate/stage.hpp"
 #ifdef PAIRPOSE_HAVE_LEARN
 #include "pairpose/learn/stage.hpp"
@@ -36,6 +37,8 @@ const std::vector<Stage>& stages() {
        evaluate::declare_evaluate, evaluate::run_evaluate},
       {"reconstruct", "Direct Fourier inversion of oriented particles into a map and half-maps",
        reconstruct::declare_reconstruct, reconstruct::run_reconstruct},
+      {"report", "One self-contained HTML page of a run: stages, timings, results, plots",
+       declare_report, run_report},
   };
   return table;
 }
