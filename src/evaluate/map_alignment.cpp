@@ -5,6 +5,7 @@
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <memory>
 #include <numeric>
 
@@ -143,6 +144,7 @@ struct Candidate {
 
 MapAlignment MapAligner::align(const Volume& map, const Volume& reference) {
   const auto t0 = std::chrono::steady_clock::now();
+  const std::clock_t c0 = std::clock();
   const auto& o = options_;
   PAIRPOSE_CHECK(map.is_cube() && reference.is_cube() && map.nx == reference.nx && map.nx > 3,
                  "map alignment: expected two cubic maps of the same size, got "
@@ -215,6 +217,7 @@ MapAlignment MapAligner::align(const Volume& map, const Volume& reference) {
   out.other_hand_score = n_hands == 2 ? best_score[1 - win] : 0.0;
   report_.n_grid = n_grid;
   report_.n_scored = mpi::all_sum(n_scored, comm_);
+  report_.cpu_seconds = mpi::all_sum(double(std::clock() - c0) / CLOCKS_PER_SEC, comm_);
   report_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return out;
 }

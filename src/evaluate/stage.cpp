@@ -11,17 +11,20 @@
 #include "pairpose/core/random.hpp"
 #include "pairpose/evaluate/orientation_error.hpp"
 #include "pairpose/io/dataset.hpp"
+#include "stage_parts.hpp"
 
 namespace pairpose::evaluate {
 
 void declare_evaluate(config::Schema& s) {
-  s.string("dataset", "", "Dataset (HDF5) holding the true orientations and the estimate.");
+  s.string("dataset", "",
+           "Dataset (HDF5) holding the true orientations and the estimate; empty: no orientation "
+           "part (maps only).");
   s.string("orientations", "recover/quaternions",
            "Rows of the dataset holding the estimated quaternions (N x 4, scalar first).");
   s.string("summary", "evaluate.json", "Summary file (JSON) to write.");
   s.string("plots", "",
            "Folder for CSV tables and PNG plots (viewing directions, loss history, d-hat against "
-           "d_q); empty: no plots.");
+           "d_q, FSC curves, central slices of map and reference); empty: no plots.");
   s.string("python", "/usr/bin/python3",
            "Python interpreter with numpy and matplotlib, used only to draw the plots.");
   s.integer("n_fit", 20000, 0, 1e9,
@@ -29,6 +32,7 @@ void declare_evaluate(config::Schema& s) {
             "errors are then evaluated on every particle.");
   s.integer("n_plot", 5000, 100, 1e7, "Particles and pairs drawn in the plots (a random subset).");
   s.integer("seed", 1, 0, 9.2e18, "Seed of the subsets.");
+  detail::declare_map_parameters(s);
 }
 
 namespace {
@@ -91,19 +95,26 @@ void write_pairs_csv(const std::string& path, const io::RowArray<std::int64_t>& 
   write_file_atomic(path, os.str());
 }
 
-std::string summary_json(const io::Dataset& ds, const std::string& source,
-                         const OrientationError& eor, const PhysicalError& phys,
-                         const std::string& provenance) {
+/// The orientation members of the summary (each line indented, no trailing comma).
+std::string orientation_json(const io::Dataset& ds, const std::string& source,
+                             const OrientationError& eor, const PhysicalError& phys) {
+  return fmt::format(
+      "  \"dataset\": \"{}\",\n  \"orientations\": \"{}\",\n  \"n_particles\": {},\n"
+      "  \"e_or\": {{\"mean_rad\": {:.8g}, \"median_rad\": {:.8g}}},\n"
+      "  \"physical\": {{\"mean_rad\": {:.8g}, \"median_rad\": {:.8g}, \"mean_deg\": {:.6g}, "
+      "\"median_deg\": {:.6g}, \"mirrored\": {}}}",
+      ds.path(), source, ds.n_particles(), eor.mean, eor.median, phys.mean_rad, phys.median_rad,
+      phys.mean_deg, phys.median_deg, phys.mirrored ? "true" : "false");
+}
+
+std::string summary_json(const std::vector<std::string>& members, const std::string& provenance) {
   std::string prov;
   for (char c : provenance)
     prov += c == '"' ? std::string("\\\"") : c == '\n' ? std::string("\\n") : std::string(1, c);
-  return fmt::format(
-      "{{\n  \"dataset\": \"{}\",\n  \"orientations\": \"{}\",\n  \"n_particles\": {},\n"
-      "  \"e_or\": {{\"mean_rad\": {:.8g}, \"median_rad\": {:.8g}}},\n"
-      "  \"physical\": {{\"mean_rad\": {:.8g}, \"median_rad\": {:.8g}, \"mean_deg\": {:.6g}, "
-      "\"median_deg\": {:.6g}, \"mirrored\": {}}},\n  \"provenance\": \"{}\"\n}}\n",
-      ds.path(), source, ds.n_particles(), eor.mean, eor.median, phys.mean_rad, phys.median_rad,
-      phys.mean_deg, phys.median_deg, phys.mirrored ? "true" : "false", prov);
+  std::string out = "{\n";
+  for (const auto& m : members)
+    if (!m.empty()) out += m + ",\n";
+  return out + fmt::format("  \"provenance\": \"{}\"\n}}\n", prov);
 }
 
 void draw_plots(const StageContext& ctx, const std::string& folder) {
@@ -118,11 +129,12 @@ void draw_plots(const StageContext& ctx, const std::string& folder) {
   PAIRPOSE_CHECK(std::system(cmd.c_str()) == 0, "drawing the plots failed: " << cmd);
 }
 
-} // namespace
-
-void run_evaluate(StageContext& ctx) {
+/// The orientation part (collective: every rank reads, rank 0 fits and writes the plot tables).
+/// Returns the summary members on rank 0; `phys` gets the fit, whose alignment (b, mirrored) is
+/// broadcast to every rank.
+std::string evaluate_orientations(StageContext& ctx, const std::string& folder,
+                                  PhysicalError& phys) {
   const auto& p = ctx.params;
-  PAIRPOSE_CHECK(!p.string("dataset").empty(), "[evaluate] dataset: no dataset given");
   auto ds = io::Dataset::open(p.string("dataset"), ctx.comm, io::Dataset::Mode::read);
   PAIRPOSE_CHECK(ds.has_orientations(),
                  ds.path() << ": no true orientations (/particles/orientation): the orientation "
@@ -145,7 +157,7 @@ void run_evaluate(StageContext& ctx) {
     truth[i] = particles[i].orientation;
   const auto estimate = to_quats(estimate_rows, ds.path() + ": " + source);
 
-  const bool plots = !p.string("plots").empty();
+  const bool plots = !folder.empty();
   const bool have_loss = plots && ds.has("recover/loss_history");
   const bool have_pairs = plots && ds.has("pairs/index") && ds.has("pairs/distance");
   io::RowArray<double> loss, pair_distance;
@@ -160,14 +172,13 @@ void run_evaluate(StageContext& ctx) {
   }
   ds.close();
 
-  std::string problem;
+  std::string problem, json;
   if (mpi::comm_rank(ctx.comm) == 0) {
     try {
       AlignmentOptions opt;
       opt.n_fit = static_cast<std::size_t>(p.integer("n_fit"));
       opt.seed = static_cast<std::uint64_t>(p.integer("seed"));
       OrientationError eor;
-      PhysicalError phys;
       {
         auto t = ctx.timers.scope("align");
         eor = orientation_error(truth, estimate, opt);
@@ -178,9 +189,8 @@ void run_evaluate(StageContext& ctx) {
       ctx.log.info("physical error (right factor + handedness only): median {:.3f} deg, mean "
                    "{:.3f} deg{}",
                    phys.median_deg, phys.mean_deg, phys.mirrored ? " (mirrored)" : "");
-      write_file_atomic(p.string("summary"), summary_json(ds, source, eor, phys, ctx.provenance));
+      json = orientation_json(ds, source, eor, phys);
       if (plots) {
-        const std::string folder = p.string("plots");
         // Until the gauge stage decides the left factor, only the O(4) alignment of E_OR makes
         // the recovered viewing directions comparable with the true ones.
         std::vector<geometry::Quat> aligned(estimate.size());
@@ -192,8 +202,53 @@ void run_evaluate(StageContext& ctx) {
         if (have_pairs)
           write_pairs_csv(folder + "/pairs.csv", pair_index, pair_distance, truth,
                           p.integer("n_plot"), p.integer("seed"));
-        draw_plots(ctx, folder);
       }
+    } catch (const Error& e) {
+      problem = e.what();
+    }
+  }
+  mpi::agree_or_throw(problem, ctx.comm);
+  int mirrored = phys.mirrored ? 1 : 0;
+  mpi::broadcast(phys.b.data(), 9, 0, ctx.comm);
+  mpi::broadcast(&mirrored, 1, 0, ctx.comm);
+  phys.mirrored = mirrored != 0;
+  return json;
+}
+
+/// Parameter combinations that cannot work, before any file is read.
+void check_parameters(const config::Params& p) {
+  const bool orient = !p.string("dataset").empty(), maps = !p.string("map").empty();
+  PAIRPOSE_CHECK(orient || maps, "[evaluate] nothing to evaluate: set dataset (orientations "
+                                 "against the truth) and/or map (a reconstructed map)");
+  PAIRPOSE_CHECK(maps || (p.string("reference").empty() && p.string_list("half_maps").empty()),
+                 "[evaluate] reference and half_maps need map (the reconstructed map)");
+  PAIRPOSE_CHECK(!maps || p.string("reference").empty() || orient ||
+                     p.string("alignment") != "orientations",
+                 "[evaluate] alignment = \"orientations\" needs dataset (the true orientations "
+                 "and the estimate the map was reconstructed from)");
+}
+
+} // namespace
+
+void run_evaluate(StageContext& ctx) {
+  const auto& p = ctx.params;
+  check_parameters(p);
+  const bool root = mpi::comm_rank(ctx.comm) == 0;
+  const std::string folder = p.string("plots");
+  if (root && !folder.empty()) make_parent_folders(folder + "/views.csv");
+  if (root) make_parent_folders(p.string("summary"));
+  if (root && !p.string("aligned_map").empty()) make_parent_folders(p.string("aligned_map"));
+  PhysicalError phys;
+  std::string orientation_members, map_members;
+  if (!p.string("dataset").empty()) orientation_members = evaluate_orientations(ctx, folder, phys);
+  if (!p.string("map").empty())
+    map_members = detail::evaluate_maps(ctx, p.string("dataset").empty() ? nullptr : &phys, folder);
+  std::string problem;
+  if (root) {
+    try {
+      write_file_atomic(p.string("summary"),
+                        summary_json({orientation_members, map_members}, ctx.provenance));
+      if (!folder.empty()) draw_plots(ctx, folder);
     } catch (const Error& e) {
       problem = e.what();
     }

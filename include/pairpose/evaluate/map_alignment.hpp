@@ -92,6 +92,7 @@ struct MapSearchReport {
   std::int64_t n_grid = 0;   ///< rotations of the grid (per hand)
   std::int64_t n_scored = 0; ///< correlations computed over all ranks
   double seconds = 0;        ///< wall time of the search
+  double cpu_seconds = 0;    ///< CPU time of the search, summed over the ranks
 };
 
 /// Configure, then run:
