@@ -33,7 +33,7 @@ const std::vector<Stage>& stages() {
        pairs::declare_pairs, pairs::run_pairs},
       {"recover", "Orientations from pairwise distances: init + distributed Riemannian refinement",
        recover::declare_recover, recover::run_recover},
-      {"evaluate", "Orientation error (E_OR, physical) against the truth, summary and plots",
+      {"evaluate", "Orientation error against the truth; map FSC (half-maps, aligned reference); plots",
        evaluate::declare_evaluate, evaluate::run_evaluate},
       {"reconstruct", "Direct Fourier inversion of oriented particles into a map and half-maps",
        reconstruct::declare_reconstruct, reconstruct::run_reconstruct},
