@@ -136,7 +136,11 @@ void parameters_section(std::ostringstream& os, const std::vector<StageRecord>& 
 /// Rank 0: the page's HTML. Throws when there is nothing at all to report.
 std::string make_report(const config::Params& p, std::string& note) {
   const std::string folder = p.string("run_folder");
-  const auto records = read_records(folder);
+  auto records = read_records(folder);
+  // The report's own record (this section, still running) is no part of the run it reports.
+  records.erase(std::remove_if(records.begin(), records.end(),
+                               [&](const StageRecord& r) { return r.section == p.section(); }),
+                records.end());
   std::vector<std::pair<std::string, std::string>> summaries, plot_folders;
   for (const auto& r : records) {
     const std::string summary = recorded_string(r, "summary");
