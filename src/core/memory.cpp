@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "pairpose/core/error.hpp"
+#include "pairpose/core/mpi.hpp"
 
 namespace pairpose::memory {
 namespace {
@@ -38,7 +39,7 @@ Budget find_budget() {
     PAIRPOSE_CHECK(end && *end == '\0' && g > 0 && g < 1e9,
                    "PAIRPOSE_MEMORY_LIMIT_GB=" << env << " is not a positive number of GiB");
     b.bytes = static_cast<std::int64_t>(g * gib);
-    b.source = "PAIRPOSE_MEMORY_LIMIT_GB";
+    b.source = std::string("PAIRPOSE_MEMORY_LIMIT_GB=") + env;
     return b;
   }
   const std::int64_t avail = mem_available();
@@ -56,6 +57,19 @@ const Budget& budget() {
   return b;
 }
 
+/// "12.3 GiB", "640 MiB", "512 KiB" (three significant digits).
+std::string format_bytes(std::int64_t bytes) {
+  const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double v = double(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 6)
+    v /= 1024, ++u;
+  std::ostringstream s;
+  s.precision(3);
+  s << v << " " << units[u];
+  return s.str();
+}
+
 } // namespace
 
 std::int64_t budget_bytes() { return budget().bytes; }
@@ -63,17 +77,19 @@ std::int64_t budget_bytes() { return budget().bytes; }
 void require(std::int64_t bytes, const std::string& what) {
   const Budget& b = budget();
   if (bytes >= 0 && bytes <= b.bytes) return;
-  std::ostringstream need, have;
-  need.precision(3);
-  have.precision(3);
-  if (bytes < 0)
-    need << "more than 8 EiB";
-  else
-    need << double(bytes) / gib << " GiB";
-  have << double(b.bytes) / gib << " GiB";
-  PAIRPOSE_FAIL(what << " needs " << need.str() << ", more than this process's memory budget of "
-                     << have.str() << " (" << b.source
-                     << "; set PAIRPOSE_MEMORY_LIMIT_GB to change it)");
+  PAIRPOSE_FAIL(what << " needs " << (bytes < 0 ? "more than 8 EiB" : format_bytes(bytes))
+                     << ", more than this process's memory budget of " << format_bytes(b.bytes)
+                     << " (" << b.source << "; set PAIRPOSE_MEMORY_LIMIT_GB to change it)");
+}
+
+void require(std::int64_t bytes, const std::string& what, MPI_Comm comm) {
+  std::string message;
+  try {
+    require(bytes, what);
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  mpi::agree_or_throw(message, comm);
 }
 
 std::int64_t checked_product(std::initializer_list<std::int64_t> factors) {
@@ -81,6 +97,13 @@ std::int64_t checked_product(std::initializer_list<std::int64_t> factors) {
   for (std::int64_t f : factors)
     if (f < 0 || __builtin_mul_overflow(p, f, &p)) return -1;
   return p;
+}
+
+std::int64_t checked_sum(std::initializer_list<std::int64_t> terms) {
+  std::int64_t s = 0;
+  for (std::int64_t t : terms)
+    if (t < 0 || __builtin_add_overflow(s, t, &s)) return -1;
+  return s;
 }
 
 } // namespace pairpose::memory

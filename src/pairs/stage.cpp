@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "pairpose/core/error.hpp"
+#include "pairpose/core/memory.hpp"
 #include "pairpose/core/mpi.hpp"
 #include "pairpose/core/random.hpp"
 #include "pairpose/io/dataset.hpp"
@@ -110,15 +111,38 @@ io::Dataset create_random_dataset(const StageContext& ctx) {
   return ds;
 }
 
+/// Refuses (on every rank, before any output) a pair set that cannot fit this rank's memory
+/// budget: the rank's share of N·K pairs (N(N − 1)/2 for `all`) at 32 bytes (i, j, distance,
+/// weight), twice for the sampler's working copy, plus the distance model (every image on every
+/// rank for `euclidean`, distance_model.hpp).
+void require_memory(const config::Params& p, std::int64_t n, std::int64_t image_size,
+                    MPI_Comm comm) {
+  const std::int64_t share = (n + mpi::comm_size(comm) - 1) / mpi::comm_size(comm);
+  const bool all = p.string("strategy") == "all";
+  const std::int64_t per_particle = all ? (n - 1) / 2 + 1 : std::min(p.integer("budget"), n - 1);
+  const bool euclidean = p.string("source") == "euclidean";
+  const std::int64_t bytes =
+      memory::checked_sum({memory::checked_product({share, per_particle, 2 * 32}),
+                           euclidean ? memory::checked_product({n, image_size, image_size, 4})
+                                     : memory::checked_product({n, 32})});
+  memory::require(
+      bytes,
+      fmt::format("pairs: {} pairs a particle for {} particles ({} strategy, source {})",
+                  per_particle, n, p.string("strategy"), p.string("source")),
+      comm);
+}
+
 } // namespace
 
 void run_pairs(StageContext& ctx) {
   const auto& p = ctx.params;
   PAIRPOSE_CHECK(!p.string("dataset").empty(), "pairs: set pairs.dataset");
   const bool random_truth = p.string("orientations") == "random";
+  if (random_truth) require_memory(p, p.integer("n_particles"), 0, ctx.comm);
   io::Dataset ds =
       random_truth ? create_random_dataset(ctx)
                    : io::Dataset::open(p.string("dataset"), ctx.comm, io::Dataset::Mode::update);
+  if (!random_truth) require_memory(p, ds.n_particles(), ds.info().image_size, ctx.comm);
   const std::int64_t n = ds.n_particles();
   SamplingOptions opt;
   opt.strategy = parse_strategy(p.string("strategy"));

@@ -1,11 +1,14 @@
 #include "pairpose/reconstruct/stage.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 
 #include "pairpose/config/provenance.hpp"
 #include "pairpose/core/error.hpp"
 #include "pairpose/core/files.hpp"
+#include "pairpose/core/memory.hpp"
 #include "pairpose/core/mpi.hpp"
 #include "pairpose/core/partition.hpp"
 #include "pairpose/io/dataset.hpp"
@@ -105,6 +108,21 @@ template <class F> void agreed(MPI_Comm comm, F&& work) {
   mpi::agree_or_throw(message, comm);
 }
 
+/// Refuses (on every rank, before the grids are allocated) a reconstruction that cannot fit this
+/// rank's memory budget: two half-set grids of N²(N/2 + 1) cells of 12 bytes, the slabs of
+/// finish() (N³/P complex doubles) and a batch of images, N ≈ padding · n (reconstructor.hpp).
+void require_memory(const Settings& s, std::int64_t n, MPI_Comm comm) {
+  const std::int64_t N = s.padding * n, P = mpi::comm_size(comm);
+  const std::int64_t bytes =
+      memory::checked_sum({memory::checked_product({2, N, N, N / 2 + 1, 12}),
+                           memory::checked_product({(N + P - 1) / P, N, N, 16}),
+                           memory::checked_product({s.batch, n, n, 4})});
+  memory::require(
+      bytes,
+      fmt::format("reconstruct: the padded Fourier grids (about {}^3) for {} px images", N, n),
+      comm);
+}
+
 // --- HDF5 dataset ------------------------------------------------------------------------------
 
 void check_orientation_source(const io::Dataset& ds, const Settings& s) {
@@ -128,6 +146,7 @@ Reconstruction from_dataset(const Settings& s, StageContext& ctx) {
   const auto ds = io::Dataset::open(s.input, ctx.comm);
   check_orientation_source(ds, s);
   const bool recovered = s.orientations == "recovered";
+  require_memory(s, ds.info().image_size, ctx.comm);
   Reconstructor rec(ctx.comm, make_options(s, ds.info().image_size, ds.info().pixel_size));
   ctx.log.info("reconstruct: {} particles of {} px from {} ({} orientations), padded grid {}^3",
                ds.n_particles(), ds.info().image_size, s.input, s.orientations, rec.padded_size());
@@ -220,6 +239,7 @@ Reconstruction from_star(const Settings& s, StageContext& ctx) {
   auto half_sets = star_half_sets(s.input, n_particles);
   const bool from_file = !half_sets.empty();
   if (!from_file) half_sets = random_half_sets(s.seed, {0, n_particles});
+  require_memory(s, n, ctx.comm);
   Reconstructor rec(ctx.comm, make_options(s, n, star.pixel_size));
   ctx.log.info("reconstruct: {} particles of {} px, {} Å/px from {}; half-sets {}", n_particles, n,
                star.pixel_size, s.input,

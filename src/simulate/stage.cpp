@@ -1,11 +1,14 @@
 #include "pairpose/simulate/stage.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <memory>
 
 #include "pairpose/config/provenance.hpp"
 #include "pairpose/core/error.hpp"
 #include "pairpose/core/files.hpp"
+#include "pairpose/core/memory.hpp"
 #include "pairpose/core/mpi.hpp"
 #include "pairpose/core/partition.hpp"
 #include "pairpose/io/dataset.hpp"
@@ -291,6 +294,27 @@ void export_star(StageContext& ctx, const Setup& s) {
   MPI_Barrier(ctx.comm);
 }
 
+/// Refuses (on every rank, before any output) a run whose largest allocations exceed this rank's
+/// memory budget: the padded grid (at most N = padding · the largest map side; its slab of the
+/// r2c transform), each map's replicated Fourier box (at most N/2 · N² complex floats) and a batch
+/// of images (twice: projections and their copy in the dataset write).
+void require_memory(const Setup& s, MPI_Comm comm) {
+  std::int64_t side = 0;
+  for (const Volume& m : s.maps)
+    side = std::max({side, m.nx, m.ny, m.nz});
+  const std::int64_t N = s.padding * side + (s.padding * side) % 2, P = mpi::comm_size(comm);
+  const std::int64_t n_maps = static_cast<std::int64_t>(s.maps.size());
+  const std::int64_t bytes = memory::checked_sum(
+      {memory::checked_product({(N + P - 1) / P, N, N / 2 + 1, 8}),
+       memory::checked_product({n_maps, N / 2, N, N, 8}),
+       memory::checked_product({std::min(s.batch, s.n_particles), s.image_size, s.image_size, 8})});
+  memory::require(bytes,
+                  fmt::format("simulate: the padded Fourier grid (up to {}^3) and batches of {} "
+                              "images of {} px",
+                              N, s.batch, s.image_size),
+                  comm);
+}
+
 } // namespace
 
 void run_simulate(StageContext& ctx) {
@@ -302,6 +326,7 @@ void run_simulate(StageContext& ctx) {
   ctx.log.info("simulate: {} particles of {} px at {} Å from {} map(s){}", s.n_particles,
                s.image_size, s.pixel_size, s.maps.size(),
                s.from_star ? ", geometry from STAR" : "");
+  require_memory(s, ctx.comm);
   std::vector<std::unique_ptr<FourierProjector>> projectors;
   {
     auto t = ctx.timers.scope("3D FFT");

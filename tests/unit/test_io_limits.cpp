@@ -56,6 +56,23 @@ BOOST_AUTO_TEST_CASE(checked_product_reports_overflow) {
   BOOST_TEST(memory::budget_bytes() == 65536);
 }
 
+BOOST_AUTO_TEST_CASE(checked_sum_and_the_stage_check) {
+  BOOST_TEST(memory::checked_sum({1, 2, 3}) == 6);
+  BOOST_TEST(memory::checked_sum({5, -1}) == -1); // an overflowed product stays "huge"
+  BOOST_TEST(memory::checked_sum({std::numeric_limits<std::int64_t>::max(), 1}) == -1);
+  // The collective form (what stages call): within the budget nothing happens; beyond it every
+  // rank throws the same CollectiveError naming what, the size and the budget.
+  BOOST_CHECK_NO_THROW(memory::require(65536, "stage: the grid", MPI_COMM_WORLD));
+  try {
+    memory::require(3 * 65536, "stage: the grid", MPI_COMM_WORLD);
+    BOOST_FAIL("a need over the budget was accepted");
+  } catch (const CollectiveError& e) {
+    BOOST_TEST(message_has(e, "stage: the grid needs 192 KiB, more than this process's memory "
+                              "budget of 64 KiB (PAIRPOSE_MEMORY_LIMIT_GB="));
+  }
+  BOOST_CHECK_THROW(memory::require(-1, "stage: an overflowed size", MPI_COMM_WORLD), Error);
+}
+
 BOOST_AUTO_TEST_CASE(mrc_header_with_overflowing_sizes_is_refused) {
   const auto dir = testing::scratch_folder("io_limits_overflow");
   const std::string path = dir + "/huge.mrc";

@@ -14,6 +14,7 @@
 /// each check compares one allocation with the whole budget.
 #include <cstdint>
 #include <initializer_list>
+#include <mpi.h>
 #include <string>
 
 namespace pairpose::memory {
@@ -26,7 +27,16 @@ std::int64_t budget_bytes();
 /// rank on this node; set PAIRPOSE_MEMORY_LIMIT_GB to change it)".
 void require(std::int64_t bytes, const std::string& what);
 
+/// Collective over `comm`: each rank checks its own need (`bytes`, which may differ per rank)
+/// against its own budget; if any rank's is exceeded, every rank throws pairpose::Error with the
+/// message of the lowest such rank (so no rank is left waiting in a later collective). Stages
+/// call it with an estimate of their largest allocations before any output is created.
+void require(std::int64_t bytes, const std::string& what, MPI_Comm comm);
+
 /// The product of non-negative factors, or −1 when it overflows 64 bits.
 std::int64_t checked_product(std::initializer_list<std::int64_t> factors);
+/// The sum of non-negative terms, or −1 when a term is negative (an overflowed product) or the
+/// sum overflows 64 bits.
+std::int64_t checked_sum(std::initializer_list<std::int64_t> terms);
 
 } // namespace pairpose::memory
