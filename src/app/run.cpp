@@ -157,6 +157,7 @@ std::vector<StageOutput> section_outputs(const Stage& stage, const config::Param
   if (name == "embed") return {array(p.string("output").c_str())};
   if (name == "pairs") return {array("pairs/index"), array("pairs/distance")};
   if (name == "recover") return {array("recover/quaternions")};
+  if (name == "gauge") return {array("gauge/quaternions")};
   if (name == "evaluate") return {file("summary")};
   if (name == "report") return {{report_output(p), ""}};
   return {};
