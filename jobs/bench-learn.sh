@@ -8,6 +8,8 @@
 #      forward).
 # Usage: jobs/bench-learn.sh [build folder] (default: build-learn). Scratch in $BENCH_WORK
 # (default /tmp/pairpose-bench-learn). N and STEPS from the environment (defaults 2048, 40).
+# CASES="noiseless noise ctf unseen" (default none) then runs those acceptance cases of issue #5
+# with jobs/accept-learn.sh (E_OR, test-pair RMSE, wall times; minutes each).
 set -euo pipefail
 src="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="$(cd "${1:-$src/build-learn}" && pwd)"
@@ -54,4 +56,8 @@ for layout in "1 2" "2 1"; do
   embed_rate=$(mpi "$ranks" "$bin" embed bench.toml --set embed.threads="$threads" 2>&1 |
     grep -o '[0-9.]* images/s' | tail -1)
   echo "| $ranks × $threads | $train_rate | $embed_rate |"
+done
+for c in ${CASES:-}; do
+  echo "## case $c"
+  "$src/jobs/accept-learn.sh" "$c" "$build"
 done

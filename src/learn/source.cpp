@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fmt/format.h>
 #include <map>
 
 #include "pairpose/core/error.hpp"
@@ -136,10 +137,11 @@ SimulatedTrainingData::SimulatedTrainingData(
     sigma_ = std::sqrt(moments.variance() / snr);
   }
   validation_ = make_set(simulated_validation_offset, n_validation, mine_validation);
-  description_ = "online simulation from " + std::to_string(projectors_.size()) + " map(s), snr " +
-                 (snr > 0 ? std::to_string(snr) : std::string("none")) +
-                 (draw_.ctf ? ", CTF" : "") + ", shift_max " + std::to_string(draw_.shift_max) +
-                 " A";
+  description_ = fmt::format(
+      "online simulation from {} map(s), {} px at {:.4g} A, snr {}{}, shift_max {:.4g} A",
+      projectors_.size(), projectors_[0]->image_size(), projectors_[0]->pixel_size(),
+      snr > 0 ? fmt::format("{:.6g}", snr) : std::string("none"), draw_.ctf ? ", CTF" : "",
+      draw_.shift_max);
 }
 
 ImageSet SimulatedTrainingData::make_set(std::int64_t first, std::int64_t n, Block mine) const {

@@ -27,7 +27,11 @@ void declare_train(config::Schema& s) {
   s.string("dataset", "", "source = dataset: the HDF5 dataset (with true orientations).");
   s.string_list("maps", {}, "source = simulate: the maps (MRC) to project.");
   s.integer("simulate_image_size", 0, 0, 4096,
-            "source = simulate: side of the projections; 0 = the first map's side.", "px");
+            "source = simulate: side of the projections; 0 = the first map's largest side.", "px");
+  s.real("simulate_pixel_size", 0, 0, 1e4,
+         "source = simulate: pixel size of the projections; 0 = the first map's voxel size (as "
+         "`simulate`).",
+         "Å");
   s.choice("views", "full", {"full", "half", "quarter"}, "source = simulate: viewing directions.");
   s.real("shift_max", 0, 0, 1e4, "source = simulate: largest shift (uniform on the disk).", "Å");
   s.boolean("ctf", false, "source = simulate: apply a CTF drawn per particle.");
@@ -131,13 +135,13 @@ Simulation make_simulation(const StageContext& ctx, const PreprocessOptions& pre
   Simulation sim;
   simulate::ProjectorOptions po;
   po.image_size = p.integer("simulate_image_size");
+  po.pixel_size = p.real("simulate_pixel_size");
   for (const auto& path : p.string_list("maps")) {
     const Volume map = io::read_mrc_volume(path);
     simulate::check_map(map, path);
+    // As the simulate stage: the first map fixes the detector for all maps.
     if (po.image_size == 0) po.image_size = std::max({map.nx, map.ny, map.nz});
-    if (po.pixel_size == 0)
-      po.pixel_size =
-          map.voxel_size * double(std::max({map.nx, map.ny, map.nz})) / double(po.image_size);
+    if (po.pixel_size == 0) po.pixel_size = map.voxel_size;
     sim.projectors.push_back(std::make_unique<simulate::FourierProjector>(map, po, ctx.comm));
   }
   simulate::DrawOptions d;

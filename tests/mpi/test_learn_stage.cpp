@@ -156,12 +156,16 @@ BOOST_AUTO_TEST_CASE(online_simulation_trains) {
       testing::scratch_folder("learn_online_np" + std::to_string(mpi::comm_size(MPI_COMM_WORLD)));
   if (mpi::comm_rank(MPI_COMM_WORLD) == 0) io::write_mrc(dir + "/blobs.mrc", blob_map());
   MPI_Barrier(MPI_COMM_WORLD);
+  // A detector larger than the map keeps the map's voxel size as its pixel size (as `simulate`
+  // does), so online projections match a dataset simulated with the same image_size.
   train({"source=simulate", "maps=" + dir + "/blobs.mrc", "output=" + dir + "/o.model", "steps=3",
          "snr=1", "shift_max=2", "ctf=true", "defocus_min=5000", "defocus_max=8000",
-         "checkpoint_every=0"});
+         "simulate_image_size=40", "checkpoint_every=0"});
   learn::ModelInfo info;
   learn::DistanceNetwork::load(dir + "/o.model", &info);
   BOOST_TEST(info.at("training_data").find("online simulation") != std::string::npos);
+  BOOST_TEST(info.at("training_data").find("40 px at 2 A") != std::string::npos,
+             info.at("training_data"));
   BOOST_TEST(info.at("maps").find("blobs.mrc") != std::string::npos);
 }
 

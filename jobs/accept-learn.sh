@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Acceptance cases of issue #5 (the learned distance, end to end): runs one case from its
+# parameter file input/learn-<case>.toml and prints its figures.
+#
+# Usage: jobs/accept-learn.sh <case> [build folder]     (case: noiseless, noise, ctf, unseen)
+#   Work folder: $ACCEPT_WORK/<case> (default /tmp/pairpose-accept-learn/<case>); `data` in it
+#   links to the shared data ($PAIRPOSE_SHARED_DATA, default ../shared/data beside the repo),
+#   so the parameter files name maps as data/<file>.
+#   RANKS (default 1): MPI ranks of every stage. STAGES (default all): the sections to run, e.g.
+#   STAGES="pairs recover evaluate" to redo the recovery with a trained model.
+#
+# Sections run one by one in pipeline order: molmap*, simulate*, train*, embed*, pairs*,
+# recover*, evaluate*. A labelled table [<stage>-<label>] (e.g. [simulate-train]) is another
+# instance of the stage, as in `pairpose run`; each is run from a file holding only that table.
+#
+# Figures printed (one line each, `figure: value`): wall seconds per section; training
+# validation RMSE; test-pair RMSE of d_hat - d_q over all pairs of /pairs (radians); median and
+# mean E_OR of the recovered orientations (evaluate's summary, radians).
+set -euo pipefail
+src="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+case_name="${1:?usage: jobs/accept-learn.sh <case> [build folder]}"
+build="$(cd "${2:-$src/build-learn}" && pwd)"
+bin="$build/pairpose"
+params="$src/input/learn-$case_name.toml"
+data="$(cd "${PAIRPOSE_SHARED_DATA:-$src/../shared/data}" && pwd)"
+work="${ACCEPT_WORK:-/tmp/pairpose-accept-learn}/$case_name"
+ranks="${RANKS:-1}"
+py=/usr/bin/python3
+[ -f "$params" ] || { echo "no parameter file $params" >&2; exit 2; }
+[ -x "$bin" ] || { echo "no pairpose executable in $build" >&2; exit 2; }
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+export OMP_NUM_THREADS=1 PAIRPOSE_SCRIPTS="$src/scripts"
+
+mkdir -p "$work/sections" "$work/logs"
+cd "$work"
+ln -sfn "$data" data
+cp "$params" case.toml
+
+# Split the file into one file per section, header renamed to its stage; list them in order.
+sections=$("$py" - case.toml sections <<'EOF'
+import re, sys, tomllib
+path, out = sys.argv[1], sys.argv[2]
+text = open(path).read()
+tomllib.loads(text)  # a syntax error stops here, naming the line
+order = ["molmap", "simulate", "train", "embed", "pairs", "recover", "evaluate"]
+blocks, name = {}, None
+for line in text.splitlines(keepends=True):
+    m = re.match(r"\[([A-Za-z0-9_-]+)\]", line)
+    if m:
+        name = m.group(1)
+        blocks[name] = "[" + name.split("-")[0] + "]" + line[m.end():]
+    elif name:
+        blocks[name] += line
+for name in blocks:
+    if name.split("-")[0] not in order:
+        sys.exit(f"{path}: section [{name}] is not a stage this job runs")
+names = sorted(blocks, key=lambda n: (order.index(n.split("-")[0]), n))
+import os
+for n in names:
+    open(f"{out}/{n}.toml", "w").write(blocks[n])
+    table = tomllib.loads(blocks[n]).get(n.split("-")[0], {})
+    for key in ("output", "summary"):  # folders of the outputs
+        if isinstance(table.get(key), str) and os.path.dirname(table[key]):
+            os.makedirs(os.path.dirname(table[key]), exist_ok=True)
+print(" ".join(names))
+EOF
+)
+
+wanted="${STAGES:-$sections}"
+for section in $sections; do
+  stage="${section%%-*}"
+  case " $wanted " in *" $section "* | *" $stage "*) ;; *) continue ;; esac
+  start=$(date +%s.%N)
+  if ! mpiexec -n "$ranks" --oversubscribe "$bin" "$stage" "sections/$section.toml" \
+    >"logs/$section.log" 2>&1; then
+    tail -20 "logs/$section.log" >&2
+    echo "section [$section] failed (log: $work/logs/$section.log)" >&2
+    exit 1
+  fi
+  echo "wall_seconds[$section]: $(echo "$(date +%s.%N) - $start" | bc)"
+done
+
+# Figures from the outputs (the files the sections named).
+"$py" - case.toml <<'EOF'
+import csv, json, os, sys, tomllib
+import h5py, numpy as np
+p = tomllib.load(open(sys.argv[1], "rb"))
+train = p.get("train", {})
+folder = train.get("plots", "")
+if folder and os.path.exists(f"{folder}/validation.csv"):
+    rows = list(csv.DictReader(open(f"{folder}/validation.csv")))
+    best = min(rows, key=lambda r: float(r["loss"]))
+    print(f"validation_rmse_rad: {float(best['rmse']):.4f} (step {best['step']}, best loss)")
+ds = p.get("pairs", {}).get("dataset", "")
+if ds and os.path.exists(ds):
+    with h5py.File(ds, "r") as f:
+        if "pairs" in f and "orientation" in f["particles"]:
+            q = f["particles/orientation"][:]
+            ij = f["pairs/index"][:]
+            d_hat = f["pairs/distance"][:, 0]
+            dot = np.abs(np.einsum("ij,ij->i", q[ij[:, 0]], q[ij[:, 1]]))
+            d_q = 2 * np.arccos(np.clip(dot, 0, 1))
+            err = d_hat - d_q
+            small = d_q < 0.5
+            print(f"test_pair_rmse_rad: {np.sqrt(np.mean(err**2)):.4f} over {len(err)} pairs")
+            print(f"test_pair_rmse_rad[d_q<0.5]: {np.sqrt(np.mean(err[small]**2)):.4f} "
+                  f"over {int(small.sum())} pairs")
+summary = p.get("evaluate", {}).get("summary", "")
+if summary and os.path.exists(summary):
+    e = json.load(open(summary))
+    print(f"median_E_OR_rad: {e['e_or']['median_rad']:.4f}")
+    print(f"mean_E_OR_rad: {e['e_or']['mean_rad']:.4f}")
+EOF
