@@ -12,6 +12,8 @@
 # PAIRPOSE_FUZZ_SKIP_BUILD=1 (run the targets as built),
 # PAIRPOSE_FUZZ_RSS_MB (memory limit per target, default 2048: larger allocations are findings),
 # PAIRPOSE_FUZZ_PARALLEL=1 (run the targets at the same time instead of one after the other),
+# PAIRPOSE_FUZZ_TIMEOUT (seconds an input may take, default 10; libFuzzer measures wall time, so
+# raise it for runs at nice 19 on a loaded machine, where a starved process trips it falsely),
 # PAIRPOSE_FUZZ_GOAL=N (stop a target once its executions over all runs in fuzz-history.tsv
 # reach N; targets already there are skipped).
 # Inputs are capped at a few KiB (-max_len, per reader below): the readers' logic is exercised by
@@ -66,7 +68,7 @@ run_target() {
   mkdir -p "$work" "$crashes"
   echo "== fuzz_$r: ${seconds}s (log $log)" >&2
   (cd "$crashes" && "$build/tests/fuzz/fuzz_$r" -max_total_time="$seconds" -runs="$runs" \
-    -rss_limit_mb="$rss" -max_len="$(max_len_of "$r")" -timeout=10 -print_final_stats=1 \
+    -rss_limit_mb="$rss" -max_len="$(max_len_of "$r")" -timeout="${PAIRPOSE_FUZZ_TIMEOUT:-10}" -print_final_stats=1 \
     "$work" "$root/tests/fuzz/corpus/$r") >"$log" 2>&1
   local rc=$? execs result=ok
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
