@@ -1,11 +1,9 @@
 // The table of stages. A stage module provides declare_<stage>(Schema&) and run_<stage>(ctx);
 // add one #include and one row here, in pipeline order.
+#include "learn_plugin.hpp"
 #include "pairpose/app/cli.hpp"
 #include "pairpose/app/report.hpp"
 #include "pairpose/evaluate/stage.hpp"
-#ifdef PAIRPOSE_HAVE_LEARN
-#include "pairpose/learn/stage.hpp"
-#endif
 #include "pairpose/pairs/stage.hpp"
 #include "pairpose/reconstruct/stage.hpp"
 #include "pairpose/recover/stage.hpp"
@@ -25,9 +23,9 @@ const std::vector<Stage>& stages() {
        simulate::declare_simulate, simulate::run_simulate},
 #ifdef PAIRPOSE_HAVE_LEARN
       {"train", "Distance network d_hat(p_i, p_j) ~ d_q on all pairs of each batch (LibTorch)",
-       learn::declare_train, learn::run_train},
+       declare_train, run_train},
       {"embed", "Per-particle embeddings of a trained network, written into the dataset",
-       learn::declare_embed, learn::run_embed},
+       declare_embed, run_embed},
 #endif
       {"pairs", "Pair set and estimated distances (exact, exact+noise, euclidean, embedding)",
        pairs::declare_pairs, pairs::run_pairs},

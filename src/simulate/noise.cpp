@@ -24,18 +24,8 @@ double PixelMoments::variance() const {
 }
 
 void add_white_noise(float* image, std::int64_t n_pixels, double sigma, Rng& rng) {
-  // Marsaglia's polar method: two normals per accepted point of the unit disk, no sin/cos.
-  for (std::int64_t i = 0; i < n_pixels; i += 2) {
-    double u, v, r2;
-    do {
-      u = 2.0 * rng.uniform() - 1.0;
-      v = 2.0 * rng.uniform() - 1.0;
-      r2 = u * u + v * v;
-    } while (r2 >= 1.0 || r2 == 0.0);
-    const double f = sigma * std::sqrt(-2.0 * std::log(r2) / r2);
-    image[i] += static_cast<float>(u * f);
-    if (i + 1 < n_pixels) image[i + 1] += static_cast<float>(v * f);
-  }
+  for (std::int64_t i = 0; i < n_pixels; ++i)
+    image[i] += static_cast<float>(sigma * ziggurat_normal(rng));
 }
 
 void add_particle_noise(float* image, std::int64_t n_pixels, double sigma, std::uint64_t seed,

@@ -69,6 +69,35 @@ private:
   bool has_spare_ = false;
 };
 
+namespace detail {
+/// The ziggurat's 256 layers of equal area under exp(−x²/2) (src/core/random.cpp): layer i spans
+/// [0, x[i]]; x[256] = 0; f[i] = exp(−x[i]²/2).
+struct ZigguratTable {
+  double x[257];
+  double f[257];
+};
+extern const ZigguratTable ziggurat_table;
+/// The rare cases of ziggurat_normal (~1 %): the base layer's tail, or a point of layer `layer`
+/// beyond the next layer's width. Sets `z` and returns true when the point is accepted.
+bool ziggurat_edge(Rng& rng, int layer, bool negative, double x, double& z);
+} // namespace detail
+
+/// A standard normal draw by the ziggurat method (Marsaglia & Tsang, J. Stat. Softw. 5(8),
+/// 2000; 256 layers of equal area): in ~99 % of calls one 64-bit draw, a table lookup, a
+/// multiplication and a comparison, several times cheaper than Box–Muller's log, sqrt and
+/// sin/cos. For bulk draws such as pixel noise; Rng::normal() keeps its own (Box–Muller) sequence.
+inline double ziggurat_normal(Rng& rng) {
+  for (;;) {
+    const std::uint64_t bits = rng.next();
+    const int layer = static_cast<int>(bits & 0xff);
+    const bool negative = (bits >> 8) & 1;
+    const double x = static_cast<double>(bits >> 11) * 0x1.0p-53 * detail::ziggurat_table.x[layer];
+    if (x < detail::ziggurat_table.x[layer + 1]) return negative ? -x : x;
+    double z;
+    if (detail::ziggurat_edge(rng, layer, negative, x, z)) return z;
+  }
+}
+
 /// `n_samples` distinct indices in [0, n), ascending, drawn from `rng` (Floyd's algorithm:
 /// O(n_samples log n_samples), whatever n). Throws unless 0 <= n_samples <= n.
 std::vector<std::int64_t> sample_indices(std::int64_t n, std::int64_t n_samples, Rng& rng);

@@ -22,8 +22,8 @@ struct PixelMoments {
   double variance() const;
 };
 
-/// Adds independent N(0, σ²) to each pixel, drawing from `rng` in pixel order (Marsaglia's polar
-/// method, pixels in pairs).
+/// Adds independent N(0, σ²) to each pixel, drawing from `rng` in pixel order (ziggurat_normal,
+/// core/random.hpp).
 void add_white_noise(float* image, std::int64_t n_pixels, double sigma, Rng& rng);
 
 /// Adds noise to particle `index` of a simulation seeded by `seed`: draws from
