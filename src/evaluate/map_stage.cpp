@@ -188,10 +188,10 @@ MapAlignment find_alignment(StageContext& ctx, const MapInputs& in, const Physic
     aligner.set_options(search_options(ctx.params));
     a = aligner.align(in.map, in.ref);
     const auto& r = aligner.report();
-    ctx.log.info("map alignment: {} rotations x {} hands, {} correlations in {:.1f} s; "
-                 "correlation {:.4f} (other hand {:.4f})",
-                 r.n_grid, aligner.options().search_mirror ? 2 : 1, r.n_scored, r.seconds, a.score,
-                 a.other_hand_score);
+    ctx.log.info("map alignment: {} rotations x {} hands, {} correlations in {:.1f} s ({:.1f} "
+                 "CPU s); correlation {:.4f} (other hand {:.4f})",
+                 r.n_grid, aligner.options().search_mirror ? 2 : 1, r.n_scored, r.seconds,
+                 r.cpu_seconds, a.score, a.other_hand_score);
     json +=
         fmt::format("\"score\": {:.6f}, \"other_hand_score\": {:.6f}, \"n_grid\": {}, "
                     "\"n_scored\": {}, \"seconds\": {:.3f}, \"cpu_seconds\": {:.3f}, ",
