@@ -2,8 +2,9 @@
 # Sets up (installs missing packages, configures, builds) and runs the whole pipeline on the
 # bundled default input, input/demo.toml, with 2 ranks: `pairpose run` runs its sections (a
 # phantom map from a seed, its projections, pairwise distances, the recovered orientations, a
-# reconstruction, orientations and map evaluated against the truth) and writes an HTML report. Nothing outside the repository is needed. Outputs go to demo-output/; a second run
-# skips the stages whose parameters did not change (--set run.force=true runs them all).
+# reconstruction, orientations and map evaluated against the truth) and writes an HTML report.
+# Nothing outside the repository is needed. Outputs go to demo-output/; a second run skips the
+# stages whose parameters did not change (--set run.force=true runs them all).
 #   jobs/demo.sh [--set section.key=value ...]      PAIRPOSE_RANKS: ranks (default 2)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
