@@ -4,6 +4,7 @@
 #include "pairpose/app/cli.hpp"
 #include "pairpose/app/report.hpp"
 #include "pairpose/evaluate/stage.hpp"
+#include "pairpose/gauge/stage.hpp"
 #include "pairpose/pairs/stage.hpp"
 #include "pairpose/reconstruct/stage.hpp"
 #include "pairpose/recover/stage.hpp"
@@ -31,6 +32,8 @@ const std::vector<Stage>& stages() {
        pairs::declare_pairs, pairs::run_pairs},
       {"recover", "Orientations from pairwise distances: init + distributed Riemannian refinement",
        recover::declare_recover, recover::run_recover},
+      {"gauge", "Left factor and transpose of recovered orientations from images (common lines)",
+       gauge::declare_gauge, gauge::run_gauge},
       {"evaluate", "Orientation error against the truth; map FSC (half-maps, aligned reference); plots",
        evaluate::declare_evaluate, evaluate::run_evaluate},
       {"reconstruct", "Direct Fourier inversion of oriented particles into a map and half-maps",
