@@ -8,7 +8,9 @@
 #      median E_OR;
 #   4. kernel throughput (pair terms per second per core) on case 3, against the numpy reference
 #      tests/bench/recover_numpy.py on the same dataset;
-#   5. seconds per iteration at N = 10^6 on 1 rank and on 2 ranks.
+#   5. seconds per iteration at N = 10^6 on 1 rank and on 2 ranks;
+#   6. the kernel alone (tests/bench/bench_recover_kernel.cpp) on one rank's share of a random
+#      10^6-particle pair set (45M pairs), against numpy on random pairs, in the same run.
 # Usage: jobs/bench-recover.sh [build folder] (default: build). Scratch in $BENCH_WORK
 # (default /tmp/pairpose-bench-recover). BENCH_SKIP_MILLION=1 / BENCH_SKIP_SMALL=1 skip cases
 # 3-5 / 1-2; results of a case are kept in the scratch folder (<case>.md) and reused by a later
@@ -127,6 +129,15 @@ EOF
   echo "numpy reference" >&2
   numpy=$("$py" "$src/tests/bench/recover_numpy.py" --dataset million.h5 --pairs 5000000 \
     --repeat 2 | grep -o "[0-9.e+]* pair terms/s" | awk '{print $1}')
+  echo "kernel micro-benchmark" >&2
+  cmake --build "$build" --target bench_recover_kernel >/dev/null
+  micro=$("$build/tests/bench_recover_kernel" 1000000 500000 90 40 3 | grep -o "[0-9.e+]* pair terms/s" |
+    awk '{print $1}')
+  micro_uniform=$("$build/tests/bench_recover_kernel" 1000000 500000 90 0 3 |
+    grep -o "[0-9.e+]* pair terms/s" | awk '{print $1}')
+  numpy_random=$("$py" "$src/tests/bench/recover_numpy.py" --particles 1000000 --pairs 5000000 \
+    --repeat 2 | grep -o "[0-9.e+]* pair terms/s" | awk '{print $1}')
+  load=$(cut -d' ' -f1-3 /proc/loadavg)
   echo "1 vs 2 ranks" >&2
   per_iter() { # per_iter RANKS -> seconds per iteration of 15 iterations from random orientations
     mpi "$1" "$bin" recover million.toml --set recover.init=random --set recover.max_iterations=15 \
@@ -159,6 +170,14 @@ Median E_OR (O(4)-aligned, fitted on 20,000 particles, evaluated on all): **$e_m
 | pairpose C++ kernel (rank 0 of the run above) | $kernel |
 | numpy, vectorised (tests/bench/recover_numpy.py, first 5M pairs of the same dataset) | $numpy |
 | ratio | $(awk "BEGIN{printf \"%.1f\", $kernel/$numpy}")× (target ≥ 20×) |
+
+Kernel alone (\`bench_recover_kernel\`, one rank's share of 10^6 particles: 500,000 rows × 90
+pairs; load average $load):
+
+| pairs | C++ kernel | numpy (random pairs, 10^6 particles) | ratio |
+|---|---|---|---|
+| 40 of 90 to 1,000 landmarks (as the benchmark's pair set) | $micro | $numpy_random | $(awk "BEGIN{printf \"%.1f\", $micro/$numpy_random}")× |
+| all 90 uniform random | $micro_uniform | $numpy_random | $(awk "BEGIN{printf \"%.1f\", $micro_uniform/$numpy_random}")× |
 
 ### 1 rank against 2 ranks (N = 10^6, 15 L-BFGS iterations from random orientations)
 

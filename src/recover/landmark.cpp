@@ -98,23 +98,26 @@ RowMatrix landmark_rotations(const std::vector<double>& triples, std::int64_t n_
 std::vector<Equation> gather_equations(const PairSet& local,
                                        const std::vector<std::int32_t>& position, MPI_Comm comm) {
   const int n_ranks = mpi::comm_size(comm);
-  std::vector<std::vector<Equation>> out(n_ranks);
-  for (std::int64_t p = 0; p < local.size(); ++p) {
+  const auto equation = [&](std::int64_t p, Equation& e) {
     const std::int64_t i = local.i[p], j = local.j[p];
     const bool li = position[i] >= 0, lj = position[j] >= 0;
-    if (li == lj || !(local.weight[p] > 0)) continue;
-    const Equation e{li ? j : i, li ? position[i] : position[j], local.distance[p],
-                     local.weight[p]};
-    out[block_owner(e.particle, local.n_particles, n_ranks)].push_back(e);
-  }
-  std::vector<int> send_counts(n_ranks), recv_counts(n_ranks), sdispl(n_ranks, 0),
+    if (li == lj || !(local.weight[p] > 0)) return false;
+    e = {li ? j : i, li ? position[i] : position[j], local.distance[p], local.weight[p]};
+    return true;
+  };
+  // Counted first, then written straight into the send buffer (one copy of the equations; peak
+  // memory of the million-particle case).
+  std::vector<int> send_counts(n_ranks, 0), recv_counts(n_ranks), sdispl(n_ranks, 0),
       rdispl(n_ranks, 0);
-  std::vector<Equation> send;
-  for (int r = 0; r < n_ranks; ++r) {
-    send_counts[r] = static_cast<int>(out[r].size());
-    if (r > 0) sdispl[r] = sdispl[r - 1] + send_counts[r - 1];
-    send.insert(send.end(), out[r].begin(), out[r].end());
-  }
+  Equation e{};
+  for (std::int64_t p = 0; p < local.size(); ++p)
+    if (equation(p, e)) ++send_counts[block_owner(e.particle, local.n_particles, n_ranks)];
+  for (int r = 1; r < n_ranks; ++r)
+    sdispl[r] = sdispl[r - 1] + send_counts[r - 1];
+  std::vector<Equation> send(static_cast<std::size_t>(sdispl.back() + send_counts.back()));
+  std::vector<int> cursor(sdispl);
+  for (std::int64_t p = 0; p < local.size(); ++p)
+    if (equation(p, e)) send[cursor[block_owner(e.particle, local.n_particles, n_ranks)]++] = e;
   mpi::check(MPI_Alltoall(send_counts.data(), 1, MPI_INT, recv_counts.data(), 1, MPI_INT, comm),
              "MPI_Alltoall");
   for (int r = 1; r < n_ranks; ++r)
@@ -127,6 +130,7 @@ std::vector<Equation> gather_equations(const PairSet& local,
                                  recv_counts.data(), rdispl.data(), type, comm);
   MPI_Type_free(&type);
   mpi::check(code, "MPI_Alltoallv");
+  std::vector<Equation>().swap(send);
   std::sort(recv.begin(), recv.end(), [](const Equation& a, const Equation& b) {
     return a.particle != b.particle ? a.particle < b.particle : a.landmark < b.landmark;
   });

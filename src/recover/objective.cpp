@@ -21,8 +21,18 @@ WeightOptions::Scheme parse_weight_scheme(const std::string& text) {
 
 namespace {
 
+/// Whether pair e passes every check (the fast path of pair_problem).
+bool pair_ok(const PairSet& p, std::int64_t e) {
+  const std::int64_t i = p.i[e], j = p.j[e];
+  const double d = p.distance[e];
+  const double w = p.weight.empty() ? 1.0 : p.weight[e];
+  return i >= 0 && i < p.n_particles && j >= 0 && j < p.n_particles && p.rows.contains(i) &&
+         i != j && std::isfinite(d) && d >= 0 && d <= M_PI + 1e-12 && std::isfinite(w) && w >= 0;
+}
+
 /// The first problem with pair e, or "".
 std::string pair_problem(const PairSet& p, std::int64_t e) {
+  if (pair_ok(p, e)) return "";
   std::ostringstream os;
   const std::int64_t i = p.i[e], j = p.j[e];
   const double d = p.distance[e];
@@ -37,136 +47,138 @@ std::string pair_problem(const PairSet& p, std::int64_t e) {
     os << "has a distance that is not finite";
   else if (d < 0 || d > M_PI + 1e-12)
     os << "has a distance outside [0, π]";
-  else if (!std::isfinite(w) || w < 0)
+  else
     os << "has a weight that is not finite and ≥ 0";
-  if (os.str().empty()) return "";
   std::ostringstream msg;
   msg << "pair " << e << " of this rank (i = " << i << ", j = " << j << ", distance = " << d
       << ", weight = " << w << ") " << os.str();
   return msg.str();
 }
 
-} // namespace
-
-PairObjective::PairObjective(const PairSet& pairs, const WeightOptions& weights, MPI_Comm comm)
-    : comm_(comm), n_(pairs.n_particles), row_begin_(pairs.rows.begin) {
-  const std::int64_t m = pairs.size();
+/// Throws on every rank when any rank has a bad pair.
+void validate(const PairSet& pairs, MPI_Comm comm) {
   std::string problem;
   if (pairs.j.size() != pairs.i.size() || pairs.distance.size() != pairs.i.size() ||
       (!pairs.weight.empty() && pairs.weight.size() != pairs.i.size()))
     problem = "pair arrays i, j, distance, weight have different lengths";
-  for (std::int64_t e = 0; e < m && problem.empty(); ++e)
+  for (std::int64_t e = 0; e < pairs.size() && problem.empty(); ++e)
     problem = pair_problem(pairs, e);
   mpi::agree_or_throw(problem, comm);
+}
 
-  // CSR rows sorted by (i, j).
-  const auto less = [&](std::int64_t a, std::int64_t b) {
-    return pairs.i[a] != pairs.i[b] ? pairs.i[a] < pairs.i[b] : pairs.j[a] < pairs.j[b];
-  };
-  bool sorted = true; // the usual case (pair_io, pair_sampler): no permutation array needed
-  for (std::int64_t e = 1; e < m && sorted; ++e)
-    sorted = !less(e, e - 1);
-  std::vector<std::int64_t> order;
-  if (!sorted) {
-    order.resize(static_cast<std::size_t>(m));
-    std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(), less);
-  }
-  row_ptr_.assign(static_cast<std::size_t>(pairs.rows.size() + 1), 0);
-  terms_.resize(static_cast<std::size_t>(m));
-  degree_.assign(static_cast<std::size_t>(n_), 0);
+template <class T> void free_vector(std::vector<T>& v) { std::vector<T>().swap(v); }
+
+} // namespace
+
+std::vector<std::int32_t> pair_degrees(const PairSet& pairs, MPI_Comm comm) {
+  validate(pairs, comm);
+  std::vector<std::int32_t> degree(static_cast<std::size_t>(pairs.n_particles), 0);
+  for (std::int64_t e = 0; e < pairs.size(); ++e)
+    ++degree[pairs.i[e]], ++degree[pairs.j[e]];
+  mpi::all_sum_inplace(degree.data(), pairs.n_particles, comm);
+  return degree;
+}
+
+PairCheck isolated_particles(const std::vector<std::int32_t>& degree) {
+  PairCheck check;
+  for (std::size_t a = 0; a < degree.size(); ++a)
+    if (degree[a] == 0) {
+      if (check.n_isolated == 0) check.first_isolated = static_cast<std::int64_t>(a);
+      ++check.n_isolated;
+    }
+  return check;
+}
+
+PairObjective::PairObjective(PairSet&& pairs, const WeightOptions& weights, MPI_Comm comm,
+                             const KernelLayout& layout)
+    : comm_(comm), n_(pairs.n_particles) {
+  PAIRPOSE_CHECK(n_ < (std::int64_t(1) << 32),
+                 "recover: " << n_ << " particles; the pair kernel supports fewer than 2^32");
+  const auto power_of_2 = [](std::int64_t x) { return x > 0 && (x & (x - 1)) == 0; };
+  PAIRPOSE_CHECK(power_of_2(layout.tile_rows) && power_of_2(layout.tile_cols),
+                 "recover: kernel tile sizes must be powers of 2 (" << layout.tile_rows << ", "
+                                                                    << layout.tile_cols << ")");
+  degree_ = pair_degrees(pairs, comm);
+  check_ = isolated_particles(degree_);
+  const std::int64_t m = pairs.size();
+  // Weights: kept only when some differ from 1.
   bool uniform = weights.scheme == WeightOptions::Scheme::uniform;
   for (std::size_t e = 0; e < pairs.weight.size() && uniform; ++e)
     uniform = pairs.weight[e] == 1;
-  if (!uniform) weight_.resize(static_cast<std::size_t>(m));
-  double w_sum = 0;
-  for (std::int64_t k = 0; k < m; ++k) {
-    const std::int64_t e = sorted ? k : order[k];
-    double w = pairs.weight.empty() ? 1.0 : pairs.weight[e];
-    if (weights.scheme == WeightOptions::Scheme::exponential)
-      w *= std::exp(-pairs.distance[e] / weights.tau);
-    terms_[k] = {pairs.j[e], pairs.distance[e]};
-    if (!uniform) weight_[k] = w;
-    w_sum += w;
-    ++row_ptr_[pairs.i[e] - row_begin_ + 1];
-    ++degree_[pairs.i[e]];
-    ++degree_[pairs.j[e]];
+  std::vector<double> w;
+  double w_sum = uniform ? double(m) : 0;
+  if (!uniform) {
+    w.resize(static_cast<std::size_t>(m));
+    for (std::int64_t e = 0; e < m; ++e) {
+      w[e] = pairs.weight.empty() ? 1.0 : pairs.weight[e];
+      if (weights.scheme == WeightOptions::Scheme::exponential)
+        w[e] *= std::exp(-pairs.distance[e] / weights.tau);
+      w_sum += w[e];
+    }
   }
-  std::partial_sum(row_ptr_.begin(), row_ptr_.end(), row_ptr_.begin());
-  mpi::all_sum_inplace(degree_.data(), n_, comm);
+  free_vector(pairs.weight);
   n_total_ = mpi::all_sum(m, comm);
   w_sum = mpi::all_sum(w_sum, comm);
   PAIRPOSE_CHECK(n_total_ > 0, "recover: the pair set is empty");
   PAIRPOSE_CHECK(w_sum > 0, "recover: every pair has weight 0");
   inv_weight_ = 1 / w_sum;
-  for (std::int64_t a = 0; a < n_; ++a)
-    if (degree_[a] == 0) {
-      if (check_.n_isolated == 0) check_.first_isolated = a;
-      ++check_.n_isolated;
-    }
+  fill_tiles(pairs, std::move(w), layout);
 }
 
-template <bool weighted> double PairObjective::kernel(const double* q, double* grad) const {
-  constexpr std::int64_t prefetch_distance = 16;
-  const auto n_terms = static_cast<std::int64_t>(terms_.size());
-  double loss = 0;
-  const std::int64_t n_rows = static_cast<std::int64_t>(row_ptr_.size()) - 1;
-  for (std::int64_t r = 0; r < n_rows; ++r) {
-    const std::int64_t i = row_begin_ + r;
-    const double aw = q[4 * i], ax = q[4 * i + 1], ay = q[4 * i + 2], az = q[4 * i + 3];
-    double gw = 0, gx = 0, gy = 0, gz = 0;
-    for (std::int64_t k = row_ptr_[r]; k < row_ptr_[r + 1]; ++k) {
-      // The partners j are random: fetch a later pair's quaternion and gradient early so that
-      // the cache misses overlap (the term array itself is read in order).
-      if (k + prefetch_distance < n_terms) {
-        const std::int64_t jp = terms_[k + prefetch_distance].j;
-        __builtin_prefetch(q + 4 * jp, 0, 0);
-        __builtin_prefetch(grad + 4 * jp, 1, 0);
-      }
-      const Term& t = terms_[k];
-      const double w = weighted ? weight_[k] : 1.0;
-      const double* b = q + 4 * t.j;
-      const double s = aw * b[0] + ax * b[1] + ay * b[2] + az * b[3] < 0 ? -1.0 : 1.0;
-      const double uw = aw - s * b[0], ux = ax - s * b[1], uy = ay - s * b[2], uz = az - s * b[3];
-      const double r2 = uw * uw + ux * ux + uy * uy + uz * uz;
-      const double rr = std::sqrt(r2);
-      const double h = std::min(0.5 * rr, 1.0);
-      const double res = 4 * std::asin(h) - t.d;
-      loss += w * res * res;
-      if (rr == 0 || h >= 1.0) continue;
-      // ∂/∂a of w·res² = 2·w·res · 2·u / (r·sqrt(1 − r²/4)); ∂/∂b = −s · that.
-      const double f = 4 * w * res / (rr * std::sqrt(1 - h * h));
-      gw += f * uw, gx += f * ux, gy += f * uy, gz += f * uz;
-      double* gb = grad + 4 * t.j;
-      const double sf = -s * f;
-      gb[0] += sf * uw, gb[1] += sf * ux, gb[2] += sf * uy, gb[3] += sf * uz;
-    }
-    grad[4 * i] += gw, grad[4 * i + 1] += gx, grad[4 * i + 2] += gy, grad[4 * i + 3] += gz;
+void PairObjective::fill_tiles(PairSet& pairs, std::vector<double>&& w,
+                               const KernelLayout& layout) {
+  const std::int64_t m = pairs.size(), row_begin = pairs.rows.begin;
+  const int row_shift = __builtin_ctzll(std::uint64_t(layout.tile_rows));
+  const int col_shift = __builtin_ctzll(std::uint64_t(layout.tile_cols));
+  const std::int64_t n_col_tiles = ((n_ - 1) >> col_shift) + 1;
+  const std::int64_t n_row_tiles =
+      ((std::max<std::int64_t>(pairs.rows.size(), 1) - 1) >> row_shift) + 1;
+  const auto tile = [&](std::int64_t e) {
+    return ((pairs.i[e] - row_begin) >> row_shift) * n_col_tiles + (pairs.j[e] >> col_shift);
+  };
+  std::vector<std::int64_t> start(static_cast<std::size_t>(n_row_tiles * n_col_tiles + 1), 0);
+  for (std::int64_t e = 0; e < m; ++e)
+    ++start[tile(e) + 1];
+  std::partial_sum(start.begin(), start.end(), start.begin());
+  // One array at a time, freeing each input as soon as it is placed (stable: input order kept
+  // within a tile).
+  const auto place = [&](auto&& put) {
+    std::vector<std::int64_t> next(start);
+    for (std::int64_t e = 0; e < m; ++e)
+      put(next[tile(e)]++, e);
+  };
+  d_.resize(static_cast<std::size_t>(m));
+  place([&](std::int64_t k, std::int64_t e) { d_[k] = pairs.distance[e]; });
+  free_vector(pairs.distance);
+  if (!w.empty()) {
+    weight_.resize(static_cast<std::size_t>(m));
+    place([&](std::int64_t k, std::int64_t e) { weight_[k] = w[e]; });
   }
-  return loss;
+  free_vector(w);
+  i_.resize(static_cast<std::size_t>(m));
+  j_.resize(static_cast<std::size_t>(m));
+  place([&](std::int64_t k, std::int64_t e) {
+    i_[k] = static_cast<std::uint32_t>(pairs.i[e]);
+    j_[k] = static_cast<std::uint32_t>(pairs.j[e]);
+  });
+  free_vector(pairs.i);
+  free_vector(pairs.j);
+}
+
+PairTerms PairObjective::terms() const {
+  PairTerms t;
+  t.i = i_.data(), t.j = j_.data(), t.d = d_.data();
+  t.w = weight_.empty() ? nullptr : weight_.data();
+  t.n = static_cast<std::int64_t>(d_.size());
+  return t;
 }
 
 double PairObjective::local_value_and_gradient(const double* q, double* grad) const {
-  return weight_.empty() ? kernel<false>(q, grad) : kernel<true>(q, grad);
+  return pair_kernel(terms(), q, grad);
 }
 
 double PairObjective::local_value(const double* q) const {
-  double loss = 0;
-  const std::int64_t n_rows = static_cast<std::int64_t>(row_ptr_.size()) - 1;
-  for (std::int64_t r = 0; r < n_rows; ++r) {
-    const double* a = q + 4 * (row_begin_ + r);
-    for (std::int64_t k = row_ptr_[r]; k < row_ptr_[r + 1]; ++k) {
-      const Term& t = terms_[k];
-      const double* b = q + 4 * t.j;
-      const double s = a[0] * b[0] + a[1] * b[1] + a[2] * b[2] + a[3] * b[3] < 0 ? -1.0 : 1.0;
-      double r2 = 0;
-      for (int c = 0; c < 4; ++c)
-        r2 += (a[c] - s * b[c]) * (a[c] - s * b[c]);
-      const double res = 4 * std::asin(std::min(0.5 * std::sqrt(r2), 1.0)) - t.d;
-      loss += (weight_.empty() ? 1.0 : weight_[k]) * res * res;
-    }
-  }
-  return loss;
+  return pair_kernel(terms(), q, nullptr);
 }
 
 namespace {

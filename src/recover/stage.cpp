@@ -235,10 +235,12 @@ void run_recover(StageContext& ctx) {
   WeightOptions weights;
   weights.scheme = parse_weight_scheme(p.string("weighting"));
   weights.tau = p.real("weight_tau");
-  auto objective = std::make_unique<PairObjective>(pairs, weights, ctx.comm);
-  const PairCheck& check = objective->pair_check();
-  ctx.log.info("recover: {} particles, {} pairs ({:.1f} a particle)", n, objective->n_total_pairs(),
-               2.0 * double(objective->n_total_pairs()) / double(n));
+  // Validated and counted now, so that isolated particles are refused before the initialisation.
+  const std::vector<std::int32_t> degree = pair_degrees(pairs, ctx.comm);
+  const PairCheck check = isolated_particles(degree);
+  const std::int64_t n_pairs = mpi::all_sum(pairs.size(), ctx.comm);
+  ctx.log.info("recover: {} particles, {} pairs ({:.1f} a particle)", n, n_pairs,
+               2.0 * double(n_pairs) / double(n));
   if (check.n_isolated > 0) {
     PAIRPOSE_CHECK(p.string("isolated") == "skip",
                    path << ": " << check.n_isolated
@@ -251,7 +253,8 @@ void run_recover(StageContext& ctx) {
   }
   std::vector<std::int64_t> solved(static_cast<std::size_t>(n));
   for (std::int64_t a = 0; a < n; ++a)
-    solved[a] = objective->degree()[a] > 0 ? 1 : 0;
+    solved[a] = degree[a] > 0 ? 1 : 0;
+  // The weights used by the initialisation and the objective alike.
   if (weights.scheme == WeightOptions::Scheme::exponential)
     for (std::int64_t e = 0; e < pairs.size(); ++e)
       pairs.weight[e] *= std::exp(-pairs.distance[e] / weights.tau);
@@ -260,6 +263,22 @@ void run_recover(StageContext& ctx) {
   if (init == "auto")
     init = std::stoll(pairs_attribute(ds, "landmarks", "0")) > 0 ? "landmark" : "spectral";
   SolverOptions options = solver_options(p, path);
+  const auto seed = static_cast<std::uint64_t>(p.integer("seed"));
+  const bool resume = p.boolean("resume") && file_exists(options.checkpoint_path);
+  if (p.boolean("resume") && !resume)
+    ctx.log.info("recover: no checkpoint {} to resume from; starting afresh",
+                 options.checkpoint_path);
+  // Restart 0's initialisation is made first; the objective is then built from the pair set,
+  // consuming it (peak memory is a documented limit: the pair set, the initialisation's work
+  // arrays and the objective's arrays never coexist).
+  std::vector<double> first_init;
+  if (!resume) {
+    auto timer = ctx.timers.scope("initialise");
+    first_init = initial_orientations(ctx, ds, pairs, init);
+  }
+  malloc_trim(0);
+  auto objective = std::make_unique<PairObjective>(std::move(pairs), WeightOptions{}, ctx.comm);
+  malloc_trim(0); // give the freed pages back
   RefinementSolver solver(*objective, options);
   solver.set_logger(&ctx.log, p.integer("log_every"));
   const std::uint64_t settings = mix64(
@@ -267,20 +286,6 @@ void run_recover(StageContext& ctx) {
                                fmt::format("{}|{}|{}", p.real("weight_tau"), p.integer("seed"),
                                            p.integer("spectral_restarts"))));
   solver.set_dataset_identity(n, pair_hash, settings);
-  const auto seed = static_cast<std::uint64_t>(p.integer("seed"));
-  const bool resume = p.boolean("resume") && file_exists(options.checkpoint_path);
-  if (p.boolean("resume") && !resume)
-    ctx.log.info("recover: no checkpoint {} to resume from; starting afresh",
-                 options.checkpoint_path);
-  // Restart 0's initialisation is made now, so that the pair set can be freed before the
-  // refinement (the objective keeps its own compact copy).
-  std::vector<double> first_init;
-  if (!resume) {
-    auto timer = ctx.timers.scope("initialise");
-    first_init = initial_orientations(ctx, ds, pairs, init);
-  }
-  pairs = PairSet();
-  malloc_trim(0); // give the freed pages back: peak memory is a documented limit
   const Initializer initializer = [&](std::int64_t restart) {
     if (restart > 0) return random_quaternions(n, seed, restart);
     PAIRPOSE_CHECK(!first_init.empty(), "recover: internal error: no initialisation for restart 0");
@@ -303,9 +308,10 @@ void run_recover(StageContext& ctx) {
                solver.seconds_per_iteration());
   if (objective->kernel_seconds() > 0)
     ctx.log.info("recover: kernel throughput on rank 0: {} pair terms (objective + gradient) in "
-                 "{:.2f} CPU s: {:.4g} pair terms/s per core",
+                 "{:.2f} CPU s: {:.4g} pair terms/s per core ({} kernel)",
                  objective->kernel_terms(), objective->kernel_seconds(),
-                 double(objective->kernel_terms()) / objective->kernel_seconds());
+                 double(objective->kernel_terms()) / objective->kernel_seconds(),
+                 pair_kernel_name());
   objective.reset();
   {
     auto timer = ctx.timers.scope("write");
