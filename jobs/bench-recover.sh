@@ -22,7 +22,7 @@ bin="$build/pairpose"
 py=/usr/bin/python3
 work="${BENCH_WORK:-/tmp/pairpose-bench-recover}"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
-mpi() { mpiexec -n "$1" --oversubscribe "${@:2}"; }
+mpi() { mpiexec -n "$1" --oversubscribe --bind-to none "${@:2}"; }
 mkdir -p "$work"
 cd "$work"
 report="$work/recover.md"
