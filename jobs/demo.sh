@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up (installs missing packages, configures, builds) and runs the whole pipeline on the
-# bundled default input, input/demo.toml, with 2 ranks: `pairpose run` runs its sections (a
-# phantom map from a seed, its projections, pairwise distances, the recovered orientations, a
-# reconstruction, orientations and map evaluated against the truth) and writes an HTML report.
+# bundled default input, input/demo.toml, with 2 ranks: `pairpose run` makes a phantom map from a
+# seed and its projections, recovers their orientations from pairwise distances, fixes their
+# gauge from the images, reconstructs the map from those orientations (no ground truth used),
+# evaluates orientations and map against the truth, and writes an HTML report.
 # Nothing outside the repository is needed. Outputs go to demo-output/; a second run skips the
 # stages whose parameters did not change (--set run.force=true runs them all).
 #   jobs/demo.sh [--set section.key=value ...]      PAIRPOSE_RANKS: ranks (default 2)
