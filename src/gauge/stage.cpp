@@ -127,8 +127,8 @@ Evidence choose_evidence(const io::Dataset& ds, const config::Params& p) {
 }
 
 /// Polar transforms of the chosen particles, on every rank; `truth` receives their true
-/// orientations when the dataset has them. Each rank reads the chosen particles of its block,
-/// one collective read per round.
+/// orientations when the dataset has them. Each rank reads the chosen particles of its block in
+/// runs, one collective read per round.
 PolarTransforms polar_transforms(const io::Dataset& ds, const Evidence& e, const PolarOptions& o,
                                  std::vector<Quat>& truth) {
   PolarTransforms polar(o);
@@ -139,16 +139,28 @@ PolarTransforms polar_transforms(const io::Dataset& ds, const Evidence& e, const
   std::vector<std::int64_t> slots;
   for (std::int64_t k = 0; k < m; ++k)
     if (e.particles[k] >= mine.begin && e.particles[k] < mine.end) slots.push_back(k);
-  const auto n_local = static_cast<std::int64_t>(slots.size());
-  const std::int64_t n_rounds = mpi::all_max(n_local, ds.comm());
+  // Runs of chosen particles (gaps of at most 16 rows, at most 256 rows) are read in one call.
+  std::vector<std::size_t> run_start{0};
+  for (std::size_t k = 1; k < slots.size(); ++k)
+    if (e.particles[slots[k]] - e.particles[slots[k - 1]] > 16 ||
+        e.particles[slots[k]] - e.particles[slots[run_start.back()]] >= 256)
+      run_start.push_back(k);
+  if (slots.empty()) run_start.clear();
+  const auto n_runs = static_cast<std::int64_t>(run_start.size());
+  const std::int64_t n_rounds = mpi::all_max(n_runs, ds.comm());
   for (std::int64_t r = 0; r < n_rounds; ++r) {
-    const std::int64_t i = r < n_local ? e.particles[slots[r]] : 0;
-    const Block b = r < n_local ? Block{i, i + 1} : Block{0, 0};
-    const ImageStack image = ds.read_images(b);
-    const auto particle = ds.read_particles(b);
-    if (r >= n_local) continue;
-    polar.compute(slots[r], image.image(0), particle[0]);
-    truth[slots[r]] = particle[0].orientation;
+    const std::size_t first = r < n_runs ? run_start[r] : 0;
+    const std::size_t end = r + 1 < n_runs ? run_start[r + 1] : slots.size();
+    const Block b = r < n_runs ? Block{e.particles[slots[first]], e.particles[slots[end - 1]] + 1}
+                               : Block{0, 0};
+    const ImageStack images = ds.read_images(b);
+    const auto particles = ds.read_particles(b);
+    if (r >= n_runs) continue;
+    for (std::size_t k = first; k < end; ++k) {
+      const std::int64_t local = e.particles[slots[k]] - b.begin;
+      polar.compute(slots[k], images.image(local), particles[local]);
+      truth[slots[k]] = particles[local].orientation;
+    }
   }
   auto& data = polar.data();
   mpi::all_sum_inplace(reinterpret_cast<float*>(data.data()), 2 * std::int64_t(data.size()),
