@@ -1,5 +1,6 @@
 #include "pairpose/app/cli.hpp"
 
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
@@ -85,6 +86,8 @@ const Stage* stage_of_section(const std::string& section) {
   if (const Stage* s = find_stage(section)) return s;
   const auto dash = section.find('-');
   if (dash == std::string::npos || dash == 0 || dash + 1 == section.size()) return nullptr;
+  for (char c : section.substr(dash + 1)) // a label names files (run records): keep it plain
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') return nullptr;
   return find_stage(section.substr(0, dash));
 }
 

@@ -115,6 +115,8 @@ check_error "labelled key" "unknown key 'nosuch' in \[simulate-test\]" "$bin" ru
   --set simulate-test.nosuch=1
 printf '[nostage-x]\nseed = 1\n' >bad.toml
 check_error "unknown labelled section" "unknown section or key 'nostage-x'" "$bin" run bad.toml
+printf '["simulate-a/b"]\nseed = 1\n' >slash.toml
+check_error "label with a slash" "unknown section or key 'simulate-a/b'" "$bin" run slash.toml
 check_error "foreign --section" "not a section of stage 'simulate'" "$bin" simulate run.toml --section pairs
 check_error "no file" "needs a parameter file" "$bin" run
 if ! "$bin" --help | grep -qx "  train .*"; then

@@ -33,7 +33,7 @@ std::vector<config::Schema> all_schemas();
 std::string parameters_markdown();
 
 /// The stage a section belongs to: the stage named `section`, or the stage `<stage>` of a
-/// labelled section `<stage>-<label>` (label not empty); nullptr when neither.
+/// labelled section `<stage>-<label>` (label: letters, digits, '_' and '-'); nullptr when neither.
 const Stage* stage_of_section(const std::string& section);
 /// Throws (prefixed by `where`) when `section` names a stage, or a label of one, that this build
 /// lacks (train and embed without LibTorch).
