@@ -13,6 +13,8 @@ PAIRPOSE_PACKAGES=(
   libboost-test-dev libtomlplusplus-dev libfmt-dev libeigen3-dev
   python3-numpy python3-mrcfile python3-h5py python3-matplotlib relion
 )
+# Needed by the tests only (jobs/test.sh adds them): a headless browser for the report test.
+PAIRPOSE_TEST_PACKAGES=(chromium)
 
 pairpose_install_packages() {
   local missing=()

@@ -11,6 +11,7 @@ if [ "${1:-}" = --sanitize ]; then
   sanitize=on
   shift
 fi
+PAIRPOSE_PACKAGES+=("${PAIRPOSE_TEST_PACKAGES[@]}")
 pairpose_install_packages
 pairpose_mpi_environment
 pairpose_build "$sanitize"
