@@ -9,13 +9,15 @@
 #   RANKS (default 1): MPI ranks of every stage. STAGES (default all): the sections to run, e.g.
 #   STAGES="pairs recover evaluate" to redo the recovery with a trained model.
 #
-# Sections run one by one in pipeline order: molmap*, simulate*, train*, embed*, pairs*,
-# recover*, evaluate*. A labelled table [<stage>-<label>] (e.g. [simulate-train]) is another
-# instance of the stage, as in `pairpose run`; each is run from a file holding only that table.
+# The file is run with `pairpose run` (sections in pipeline order: molmap*, simulate*, train*,
+# embed*, pairs*, recover*, gauge*, reconstruct*, evaluate*; a labelled table [<stage>-<label>] is
+# another instance of its stage). Records go to run/ in the work folder, so a second call skips
+# the sections that finished with unchanged parameters and continues a stopped run.
 #
 # Figures printed (one line each, `figure: value`): wall seconds per section; training
 # validation RMSE; test-pair RMSE of d_hat - d_q over all pairs of /pairs (radians); median and
-# mean E_OR of the recovered orientations (evaluate's summary, radians).
+# mean E_OR of the recovered orientations; with [gauge], [reconstruct] and evaluate's map part:
+# the physical error after the gauge and the FSC resolutions (evaluate's summary).
 set -euo pipefail
 src="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 case_name="${1:?usage: jobs/accept-learn.sh <case> [build folder]}"
@@ -31,53 +33,25 @@ py=/usr/bin/python3
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 export OMP_NUM_THREADS=1 PAIRPOSE_SCRIPTS="$src/scripts"
 
-mkdir -p "$work/sections" "$work/logs"
+mkdir -p "$work"
 cd "$work"
 ln -sfn "$data" data
 cp "$params" case.toml
 
-# Split the file into one file per section, header renamed to its stage; list them in order.
-sections=$("$py" - case.toml sections <<'EOF'
-import re, sys, tomllib
-path, out = sys.argv[1], sys.argv[2]
-text = open(path).read()
-tomllib.loads(text)  # a syntax error stops here, naming the line
-order = ["molmap", "simulate", "train", "embed", "pairs", "recover", "evaluate"]
-blocks, name = {}, None
-for line in text.splitlines(keepends=True):
-    m = re.match(r"\[([A-Za-z0-9_-]+)\]", line)
-    if m:
-        name = m.group(1)
-        blocks[name] = "[" + name.split("-")[0] + "]" + line[m.end():]
-    elif name:
-        blocks[name] += line
-for name in blocks:
-    if name.split("-")[0] not in order:
-        sys.exit(f"{path}: section [{name}] is not a stage this job runs")
-names = sorted(blocks, key=lambda n: (order.index(n.split("-")[0]), n))
-import os
-for n in names:
-    open(f"{out}/{n}.toml", "w").write(blocks[n])
-    table = tomllib.loads(blocks[n]).get(n.split("-")[0], {})
-    for key in ("output", "summary"):  # folders of the outputs
-        if isinstance(table.get(key), str) and os.path.dirname(table[key]):
-            os.makedirs(os.path.dirname(table[key]), exist_ok=True)
-print(" ".join(names))
-EOF
-)
-
-wanted="${STAGES:-$sections}"
-for section in $sections; do
-  stage="${section%%-*}"
-  case " $wanted " in *" $section "* | *" $stage "*) ;; *) continue ;; esac
-  start=$(date +%s.%N)
-  if ! mpiexec -n "$ranks" --oversubscribe "$bin" "$stage" "sections/$section.toml" \
-    >"logs/$section.log" 2>&1; then
-    tail -20 "logs/$section.log" >&2
-    echo "section [$section] failed (log: $work/logs/$section.log)" >&2
-    exit 1
-  fi
-  echo "wall_seconds[$section]: $(echo "$(date +%s.%N) - $start" | bc)"
+run_args=(--set run.folder=run)
+if [ -n "${STAGES:-}" ]; then
+  list=$(printf '"%s",' $STAGES)
+  run_args+=(--set "run.stages=[${list%,}]" --set run.force=true)
+fi
+if ! mpiexec -n "$ranks" --oversubscribe "$bin" run case.toml "${run_args[@]}" >run.log 2>&1; then
+  tail -20 run.log >&2
+  echo "pairpose run failed (log: $work/run.log)" >&2
+  exit 1
+fi
+for record in run/stages/*.toml; do
+  [ -e "$record" ] || continue
+  section=$(basename "$record" .toml)
+  echo "wall_seconds[$section]: $(awk -F' *= *' '$1 == "wall_seconds" {print $2; exit}' "$record")"
 done
 
 # Figures from the outputs (the files the sections named).
@@ -108,6 +82,14 @@ if ds and os.path.exists(ds):
 summary = p.get("evaluate", {}).get("summary", "")
 if summary and os.path.exists(summary):
     e = json.load(open(summary))
-    print(f"median_E_OR_rad: {e['e_or']['median_rad']:.4f}")
-    print(f"mean_E_OR_rad: {e['e_or']['mean_rad']:.4f}")
+    if "e_or" in e:
+        print(f"median_E_OR_rad: {e['e_or']['median_rad']:.4f}")
+        print(f"mean_E_OR_rad: {e['e_or']['mean_rad']:.4f}")
+    physical = e.get("physical", {})
+    if "median_deg" in physical:
+        print(f"median_physical_error_deg: {physical['median_deg']:.3f}")
+    for part in ("half_maps", "reference"):
+        fsc = e.get("maps", {}).get(part, {})
+        if "resolution_angstrom" in fsc:
+            print(f"fsc_{part}_angstrom: {fsc['resolution_angstrom']:.2f}")
 EOF
