@@ -28,7 +28,7 @@ cat >run.toml <<'TOML'
 [pairs]
 dataset = "ref.h5"
 orientations = "random"
-n_particles = 1500
+n_particles = 30000  # ~25 ms an iteration: the kill lands mid-run (checkpoints every ~0.1 s)
 strategy = "random"
 budget = 15
 source = "exact+noise"
