@@ -107,7 +107,17 @@ std::vector<config::Schema> all_schemas() {
 
 std::vector<config::Schema> schemas_for(const config::ParameterFile& file,
                                         const std::vector<config::Override>& overrides) {
-  auto out = all_schemas();
+  auto named = [&](const Stage& stage) {
+    for (const auto& section : file.sections())
+      if (stage_of_section(section) == &stage) return true;
+    for (const auto& o : overrides)
+      if (stage_of_section(o.section) == &stage) return true;
+    return false;
+  };
+  std::vector<config::Schema> out;
+  for (const auto& s : stages())
+    if (!s.declare_on_demand || named(s)) out.push_back(schema_of(s));
+  out.push_back(run_schema());
   auto add = [&](const std::string& section, const std::string& where) {
     check_stage_built(section, where);
     const Stage* stage = stage_of_section(section);

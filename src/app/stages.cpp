@@ -24,9 +24,9 @@ const std::vector<Stage>& stages() {
        simulate::declare_simulate, simulate::run_simulate},
 #ifdef PAIRPOSE_HAVE_LEARN
       {"train", "Distance network d_hat(p_i, p_j) ~ d_q on all pairs of each batch (LibTorch)",
-       declare_train, run_train},
+       declare_train, run_train, true},
       {"embed", "Per-particle embeddings of a trained network, written into the dataset",
-       declare_embed, run_embed},
+       declare_embed, run_embed, true},
 #endif
       {"pairs", "Pair set and estimated distances (exact, exact+noise, euclidean, embedding)",
        pairs::declare_pairs, pairs::run_pairs},
@@ -34,7 +34,8 @@ const std::vector<Stage>& stages() {
        recover::declare_recover, recover::run_recover},
       {"gauge", "Left factor and transpose of recovered orientations from images (common lines)",
        gauge::declare_gauge, gauge::run_gauge},
-      {"evaluate", "Orientation error against the truth; map FSC (half-maps, aligned reference); plots",
+      {"evaluate",
+       "Orientation error against the truth; map FSC (half-maps, aligned reference); plots",
        evaluate::declare_evaluate, evaluate::run_evaluate},
       {"reconstruct", "Direct Fourier inversion of oriented particles into a map and half-maps",
        reconstruct::declare_reconstruct, reconstruct::run_reconstruct},

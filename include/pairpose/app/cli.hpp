@@ -23,6 +23,9 @@ struct Stage {
   const char* summary;
   void (*declare)(config::Schema&);
   void (*run)(StageContext&);
+  /// Declared only when a parameter file or --set names the stage: declaring it is costly (the
+  /// learn stages load the LibTorch plugin).
+  bool declare_on_demand = false;
 };
 
 /// Every stage, in the order of the documentation.
