@@ -12,6 +12,7 @@
 #include "pairpose/gauge/common_lines.hpp"
 #include "pairpose/gauge/search.hpp"
 #include "pairpose/io/dataset.hpp"
+#include "pairpose/io/orientation_star.hpp"
 #include "pairpose/io/star.hpp"
 
 namespace pairpose::gauge {
@@ -169,24 +170,6 @@ PolarTransforms polar_transforms(const io::Dataset& ds, const Evidence& e, const
   return polar;
 }
 
-void export_star(const StageContext& ctx, const io::Dataset& ds, const std::vector<Quat>& q) {
-  const auto particles = ds.read_particles({0, ds.n_particles()});
-  if (mpi::comm_rank(ctx.comm) != 0) return;
-  io::ParticleStar star;
-  star.particles = particles;
-  for (std::size_t i = 0; i < q.size(); ++i) {
-    star.particles[i].orientation = q[i];
-    star.images.push_back({ctx.params.string("star_stack"), static_cast<std::int64_t>(i) + 1});
-  }
-  star.optics_groups.assign(q.size(), 1);
-  star.pixel_size = ds.info().pixel_size;
-  star.image_size = ds.info().image_size;
-  star.has_angles = true;
-  star.relion31 = true;
-  io::write_particles_star(ctx.params.string("star"), star, ctx.provenance);
-  write_provenance_sidecar(ctx.params.string("star"), ctx.provenance);
-}
-
 /// Physical error (median, mean in degrees) of the corrected orientations against the truth.
 std::array<double, 2> physical_error(const StageContext& ctx, const io::Dataset& ds,
                                      const std::vector<Quat>& corrected) {
@@ -293,7 +276,10 @@ void run_gauge(StageContext& ctx) {
     ds.set_attribute("gauge", "physical_error_mean_deg", fmt::format("{:.6g}", err[1]));
   }
   ds.commit();
-  if (!p.string("star").empty()) export_star(ctx, io::Dataset::open(path, ctx.comm), corrected);
+  if (!p.string("star").empty())
+    io::write_orientations_star(p.string("star"), p.string("star_stack"),
+                                io::Dataset::open(path, ctx.comm), corrected, ctx.provenance,
+                                ctx.comm);
   ctx.log.info("gauge: wrote /gauge to {}", path);
 }
 

@@ -15,6 +15,7 @@
 #include "pairpose/core/random.hpp"
 #include "pairpose/evaluate/orientation_error.hpp"
 #include "pairpose/io/dataset.hpp"
+#include "pairpose/io/orientation_star.hpp"
 #include "pairpose/io/star.hpp"
 #include "pairpose/pairs/pair_io.hpp"
 #include "pairpose/pairs/pair_sampler.hpp"
@@ -155,25 +156,6 @@ void log_error(const StageContext& ctx, const io::Dataset& ds, const std::vector
   ctx.log.info("recover: E_OR (O(4)-aligned to the true orientations): median {:.6g} rad, mean "
                "{:.6g} rad",
                median, mean);
-}
-
-void export_star(const StageContext& ctx, const io::Dataset& ds, const std::vector<double>& q) {
-  const auto particles = ds.read_particles({0, ds.n_particles()});
-  if (mpi::comm_rank(ctx.comm) != 0) return;
-  io::ParticleStar star;
-  star.particles = particles;
-  const auto quats = to_quats(q);
-  for (std::size_t i = 0; i < quats.size(); ++i) {
-    star.particles[i].orientation = quats[i];
-    star.images.push_back({ctx.params.string("star_stack"), static_cast<std::int64_t>(i) + 1});
-  }
-  star.optics_groups.assign(quats.size(), 1);
-  star.pixel_size = ds.info().pixel_size;
-  star.image_size = ds.info().image_size;
-  star.has_angles = true;
-  star.relion31 = true;
-  io::write_particles_star(ctx.params.string("star"), star, ctx.provenance);
-  write_provenance_sidecar(ctx.params.string("star"), ctx.provenance);
 }
 
 void write_results(const StageContext& ctx, io::Dataset& ds, const SolverResult& result,
@@ -324,7 +306,10 @@ void run_recover(StageContext& ctx) {
     }
     ds.commit();
   }
-  if (!p.string("star").empty()) export_star(ctx, io::Dataset::open(path, ctx.comm), result.q);
+  if (!p.string("star").empty())
+    io::write_orientations_star(p.string("star"), p.string("star_stack"),
+                                io::Dataset::open(path, ctx.comm), to_quats(result.q),
+                                ctx.provenance, ctx.comm);
   if (mpi::comm_rank(ctx.comm) == 0) std::remove(options.checkpoint_path.c_str());
   ctx.log.info("recover: wrote /recover to {}", path);
 }
