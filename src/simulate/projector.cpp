@@ -72,9 +72,10 @@ struct FourierProjector::Workspace {
   FftwPtr<fftwf_complex> spectrum;
   FftwPtr<float> image;
   std::vector<std::complex<float>> phase_x, phase_y;
+  std::vector<float> ctf_row;
   explicit Workspace(std::int64_t n)
       : spectrum(fftwf_alloc_complex(n * (n / 2 + 1))), image(fftwf_alloc_real(n * n)),
-        phase_x(n / 2 + 1), phase_y(n) {}
+        phase_x(n / 2 + 1), phase_y(n), ctf_row(n / 2 + 1) {}
 };
 
 FourierProjector::FourierProjector(const Volume& map, const ProjectorOptions& options,
@@ -177,7 +178,9 @@ void FourierProjector::build_fourier_box(const Volume& map, MPI_Comm comm) {
                        static_cast<std::int64_t>(2 * box_.size()), comm);
 }
 
-std::complex<float> FourierProjector::sample(double x, double y, double z) const {
+// Inlined into slice(), its only caller: the call was a tenth of the projector's time.
+__attribute__((always_inline)) inline std::complex<float>
+FourierProjector::sample(double x, double y, double z) const {
   bool conj = false;
   if (x < 0) {
     x = -x, y = -y, z = -z;
@@ -202,20 +205,27 @@ std::complex<float> FourierProjector::sample(double x, double y, double z) const
   return conj ? std::conj(v) : v;
 }
 
+std::int64_t FourierProjector::row_extent(std::int64_t ky) const {
+  const std::int64_t rest = (n_ / 2) * (n_ / 2) - ky * ky;
+  if (rest < 0) return 0;
+  auto k = static_cast<std::int64_t>(std::sqrt(static_cast<double>(rest)));
+  while (k * k > rest)
+    --k;
+  while ((k + 1) * (k + 1) <= rest)
+    ++k;
+  return std::min(k + 1, n_ / 2 + 1);
+}
+
 void FourierProjector::slice(const geometry::Mat3& a, std::complex<float>* out) const {
-  const std::int64_t n = n_, n_cols = n / 2 + 1, r_max2 = (n / 2) * (n / 2);
+  const std::int64_t n = n_, n_cols = n / 2 + 1;
   const double s = scale_;
   for (std::int64_t row = 0; row < n; ++row) {
-    const std::int64_t ky = signed_index(row, n);
+    const std::int64_t ky = signed_index(row, n), n_in = row_extent(ky);
     std::complex<float>* line = out + row * n_cols;
     const double by0 = s * ky * a[3], by1 = s * ky * a[4], by2 = s * ky * a[5];
-    for (std::int64_t kx = 0; kx < n_cols; ++kx) {
-      if (kx * kx + ky * ky > r_max2) {
-        line[kx] = {0.0f, 0.0f};
-        continue;
-      }
+    for (std::int64_t kx = 0; kx < n_in; ++kx)
       line[kx] = sample(s * kx * a[0] + by0, s * kx * a[1] + by1, s * kx * a[2] + by2);
-    }
+    std::fill(line + n_in, line + n_cols, std::complex<float>(0.0f, 0.0f));
   }
 }
 
@@ -235,16 +245,21 @@ void FourierProjector::project_into(const Particle& p, bool apply_ctf, Workspace
   for (std::int64_t row = 0; row < n; ++row)
     ws.phase_y[row] = std::polar(1.0, -2 * M_PI * signed_index(row, n) * ty / n);
 
+  // Only the frequencies inside the circle |k| <= n/2 are non-zero (slice()).
   const bool with_ctf = apply_ctf && p.has_ctf;
   const Ctf ctf(p.ctf);
   const double df = 1.0 / (n * pixel_size_);
   for (std::int64_t row = 0; row < n; ++row) {
     std::complex<float>* line = spectrum + row * n_cols;
-    const double fy = signed_index(row, n) * df;
-    for (std::int64_t kx = 0; kx < n_cols; ++kx) {
-      std::complex<float> v = line[kx] * ws.phase_x[kx] * ws.phase_y[row];
-      if (with_ctf) v *= static_cast<float>(ctf(kx * df, fy));
-      line[kx] = v;
+    const std::int64_t n_in = row_extent(signed_index(row, n));
+    const std::complex<float> phase_y = ws.phase_y[row];
+    if (with_ctf) {
+      ctf.row(signed_index(row, n) * df, df, n_in, ws.ctf_row.data());
+      for (std::int64_t kx = 0; kx < n_in; ++kx)
+        line[kx] = line[kx] * ws.phase_x[kx] * phase_y * ws.ctf_row[kx];
+    } else {
+      for (std::int64_t kx = 0; kx < n_in; ++kx)
+        line[kx] = line[kx] * ws.phase_x[kx] * phase_y;
     }
   }
   fftwf_execute_dft_c2r(static_cast<fftwf_plan>(inverse_plan_), ws.spectrum.get(), out);

@@ -100,6 +100,8 @@ private:
   void project_into(const Particle& p, bool apply_ctf, Workspace& ws, float* out) const;
   void build_fourier_box(const Volume& map, MPI_Comm comm);
   std::complex<float> sample(double x, double y, double z) const;
+  /// Columns kx in [0, result) of Fourier row ky lie inside the circle |k| <= n/2.
+  std::int64_t row_extent(std::int64_t ky) const;
 
   std::int64_t n_ = 0;
   double pixel_size_ = 0;
