@@ -22,7 +22,8 @@ map=${PAIRPOSE_SHARED_DATA:-$here/../shared/data}/5j0n.mrc
 py=/usr/bin/python3
 n_particles=${N:-2000}
 sizes=${SIZES:-"64 116 128"}
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+source "$here/jobs/setup.sh"
+pairpose_mpi_environment # root, one node: pml ob1 + btl self,vader (see jobs/setup.sh)
 export OMP_NUM_THREADS=1
 work=${TMPDIR:-/tmp}/bench-simulate.$$
 mkdir -p "$work" && cd "$work"
@@ -41,6 +42,7 @@ cpu() {
 rate() { "$py" -c "import sys; print(f'{int(sys.argv[1]) / float(sys.argv[2]):.0f}')" "$@"; }
 
 echo "# bench-simulate: $(date -u '+%Y-%m-%d %H:%M UTC'), $(getconf _NPROCESSORS_ONLN) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# MPI: pml $OMPI_MCA_pml, btl $OMPI_MCA_btl"
 echo "# N = $n_particles particles, CTF + shifts (≤ 10 Å) + white noise (SNR 0.1)"
 echo
 echo "# rates: projections per wall-clock second (in brackets: per CPU second, all processes)"

@@ -39,6 +39,10 @@ pairpose_mpi_environment() {
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
   fi
   export OMPI_MCA_rmaps_base_oversubscribe=1
+  # These scripts run on one node: Open MPI's own shared-memory transport (pml ob1, btl
+  # self,vader) starts in 0.1 s a process where the default probes UCX's network transports for
+  # 0.3 s (docs/running.md). A value already set (a site's choice) is kept.
+  export OMPI_MCA_pml="${OMPI_MCA_pml:-ob1}" OMPI_MCA_btl="${OMPI_MCA_btl:-self,vader}"
   export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 }
 
