@@ -206,7 +206,7 @@ Reconstruction Reconstructor::finish() {
     for (int r = 0; r < static_cast<int>(slabs.count.size()); ++r)
       reduce_to(reinterpret_cast<const float*>(grids_[h].data() + slabs.start[r] * plane),
                 reinterpret_cast<float*>(slab[h].data()), 3 * slabs.count[r] * plane, r, comm_);
-    std::vector<Cell>().swap(grids_[h]);
+    grids_[h].release();
   }
 
   // Steps 6–7 for each map on one in-place FFTW-MPI buffer.

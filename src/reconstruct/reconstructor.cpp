@@ -25,14 +25,35 @@ std::vector<int> random_half_sets(std::uint64_t seed, Block rows) {
 }
 
 namespace {
-/// Asks the kernel to back [data, data + bytes) with huge pages when it is first touched: the
-/// insertion's scattered updates into grids of ~100 MB are bound by TLB misses otherwise.
-void advise_huge_pages(void* data, size_t bytes) {
-  constexpr std::uintptr_t huge = std::uintptr_t(1) << 21;
-  const auto begin = (reinterpret_cast<std::uintptr_t>(data) + huge - 1) & ~(huge - 1);
-  const auto end = (reinterpret_cast<std::uintptr_t>(data) + bytes) & ~(huge - 1);
-  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+constexpr std::uintptr_t huge_page = std::uintptr_t(1) << 21;
+std::size_t mapped_bytes(std::size_t n_cells) { return n_cells * sizeof(FourierCell); }
+} // namespace
+
+CellGrid::CellGrid(std::size_t n_cells) {
+  if (n_cells == 0) return;
+  // Mapped with a huge page of slack and trimmed, so that the grid starts on a 2 MiB boundary.
+  const std::size_t bytes = mapped_bytes(n_cells), padded = bytes + huge_page;
+  void* p = mmap(nullptr, padded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  PAIRPOSE_CHECK(p != MAP_FAILED, "reconstruct: cannot allocate a Fourier grid of "
+                                      << bytes / 1e9 << " GB (mmap failed)");
+  const auto start = reinterpret_cast<std::uintptr_t>(p);
+  const std::uintptr_t aligned = (start + huge_page - 1) & ~(huge_page - 1);
+  if (aligned > start) munmap(p, aligned - start);
+  const std::uintptr_t end = aligned + bytes, mapped_end = start + padded;
+  if (mapped_end > end) munmap(reinterpret_cast<void*>(end), mapped_end - end);
+  // Huge pages: the insertion's scattered updates are bound by TLB misses otherwise.
+  madvise(reinterpret_cast<void*>(aligned), bytes, MADV_HUGEPAGE);
+  cells_ = reinterpret_cast<FourierCell*>(aligned);
+  n_cells_ = n_cells;
 }
+
+void CellGrid::release() {
+  if (cells_) munmap(cells_, mapped_bytes(n_cells_));
+  cells_ = nullptr;
+  n_cells_ = 0;
+}
+
+namespace {
 
 /// The smallest even size ≥ n whose only prime factors are 2, 3, 5 and 7 (fast FFTs).
 std::int64_t fft_friendly_size(std::int64_t n) {
@@ -82,11 +103,8 @@ Reconstructor::Reconstructor(MPI_Comm comm, const ReconstructorOptions& options)
   n_half_ = n_padded_ / 2 + 1;
   r_max_ = n_padded_ / 2 - 1;
   const size_t n_cells = static_cast<size_t>(n_padded_ * n_padded_ * n_half_);
-  for (auto& g : grids_) {
-    g.reserve(n_cells);
-    advise_huge_pages(g.data(), n_cells * sizeof(Cell));
-    g.assign(n_cells, Cell{0, 0, 0});
-  }
+  for (auto& g : grids_)
+    g = CellGrid(n_cells);
   fft_ = std::make_unique<Fft>(o.pad_images ? n_padded_ : o.image_size);
 }
 
@@ -136,7 +154,7 @@ geometry::Quat checked_orientation(const Particle& p, const std::string& src, st
 
 } // namespace
 
-void Reconstructor::insert_one(const float* image, const Particle& p, std::vector<Cell>& grid,
+void Reconstructor::insert_one(const float* image, const Particle& p, CellGrid& grid,
                                std::int64_t index) {
   // The 2D transform is m × m (m = N with padded images, else n); its frequency k lands at
   // step · k on the padded 3D grid, within radius r_max_.
@@ -198,8 +216,8 @@ inline std::int64_t floor_int(double v) {
 }
 } // namespace
 
-void Reconstructor::splat(std::vector<Cell>& grid, double px, double py, double pz, float re,
-                          float im, float w) const {
+void Reconstructor::splat(CellGrid& grid, double px, double py, double pz, float re, float im,
+                          float w) const {
   const std::int64_t x0 = floor_int(px);
   if (x0 < -1) return; // every neighbour has x < 0: stored as the mirrored point
   const std::int64_t y0 = floor_int(py), z0 = floor_int(pz);

@@ -143,11 +143,13 @@ void check_orientation_source(const io::Dataset& ds, const Settings& s) {
 }
 
 Reconstruction from_dataset(const Settings& s, StageContext& ctx) {
+  const double start = wall_seconds();
   const auto ds = io::Dataset::open(s.input, ctx.comm);
   check_orientation_source(ds, s);
   const bool recovered = s.orientations == "recovered";
   require_memory(s, ds.info().image_size, ctx.comm);
   Reconstructor rec(ctx.comm, make_options(s, ds.info().image_size, ds.info().pixel_size));
+  ctx.timers.add("set-up", wall_seconds() - start); // opening, checks, the grids' allocation
   ctx.log.info("reconstruct: {} particles of {} px from {} ({} orientations), padded grid {}^3",
                ds.n_particles(), ds.info().image_size, s.input, s.orientations, rec.padded_size());
   const Block mine = ds.block();
@@ -221,6 +223,7 @@ ImageStack read_star_images(const io::ParticleStar& star, Block rows, std::int64
 }
 
 Reconstruction from_star(const Settings& s, StageContext& ctx) {
+  const double start = wall_seconds();
   io::ParticleStarOptions options;
   options.image_root = s.image_root;
   options.pixel_size = s.pixel_size;
@@ -241,6 +244,7 @@ Reconstruction from_star(const Settings& s, StageContext& ctx) {
   if (!from_file) half_sets = random_half_sets(s.seed, {0, n_particles});
   require_memory(s, n, ctx.comm);
   Reconstructor rec(ctx.comm, make_options(s, n, star.pixel_size));
+  ctx.timers.add("set-up", wall_seconds() - start); // the STAR file, image checks, the grids
   ctx.log.info("reconstruct: {} particles of {} px, {} Å/px from {}; half-sets {}", n_particles, n,
                star.pixel_size, s.input,
                from_file ? "from rlnRandomSubset" : "drawn from the seed");

@@ -53,6 +53,7 @@
 #include <memory>
 #include <mpi.h>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pairpose/core/array.hpp"
@@ -81,6 +82,37 @@ struct Reconstruction {
 /// One point of a 3D Fourier grid: the summed data (real, imaginary) and weight.
 struct FourierCell {
   float re = 0, im = 0, w = 0;
+};
+
+/// A zero-filled array of FourierCell in anonymous memory (mmap, transparent huge pages
+/// advised). The kernel hands out zeroed pages on first touch, so allocating writes nothing and
+/// the pages the insertion never reaches (about a fifth of a grid: the corners beyond the sphere
+/// |k| < N/2 − 1) are never backed. Throws pairpose::Error when the memory cannot be mapped.
+class CellGrid {
+public:
+  CellGrid() = default;
+  explicit CellGrid(std::size_t n_cells);
+  ~CellGrid() { release(); }
+  CellGrid(const CellGrid&) = delete;
+  CellGrid& operator=(const CellGrid&) = delete;
+  CellGrid(CellGrid&& other) noexcept { swap(other); }
+  CellGrid& operator=(CellGrid&& other) noexcept {
+    CellGrid(std::move(other)).swap(*this);
+    return *this;
+  }
+  void swap(CellGrid& other) noexcept {
+    std::swap(cells_, other.cells_);
+    std::swap(n_cells_, other.n_cells_);
+  }
+  FourierCell* data() { return cells_; }
+  const FourierCell* data() const { return cells_; }
+  std::size_t size() const { return n_cells_; }
+  /// Returns the memory to the system; the grid is empty afterwards.
+  void release();
+
+private:
+  FourierCell* cells_ = nullptr;
+  std::size_t n_cells_ = 0;
 };
 
 /// The half-set (1 or 2) of particle i: a fair coin drawn with Rng(seed, stream_split, i), so the
@@ -117,15 +149,13 @@ public:
 
 private:
   using Cell = FourierCell;
-  void insert_one(const float* image, const Particle& particle, std::vector<Cell>& grid,
-                  std::int64_t index);
-  void splat(std::vector<Cell>& grid, double px, double py, double pz, float re, float im,
-             float w) const;
+  void insert_one(const float* image, const Particle& particle, CellGrid& grid, std::int64_t index);
+  void splat(CellGrid& grid, double px, double py, double pz, float re, float im, float w) const;
 
   MPI_Comm comm_;
   ReconstructorOptions options_;
   std::int64_t n_padded_ = 0, n_half_ = 0, r_max_ = 0;
-  std::vector<Cell> grids_[2];
+  CellGrid grids_[2];
   std::int64_t n_inserted_[2] = {0, 0};
   struct Fft;
   std::unique_ptr<Fft> fft_;
