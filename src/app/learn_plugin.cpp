@@ -42,7 +42,8 @@ template <class Fn> Fn symbol(void* handle, const char* name, const std::string&
 LearnPlugin load() {
   std::string tried;
   for (const auto& path : candidate_paths()) {
-    if (!std::filesystem::exists(path)) {
+    std::error_code error;
+    if (!std::filesystem::exists(path, error)) {
       tried += "\n  " + path + ": no such file";
       continue;
     }

@@ -59,7 +59,13 @@ void write_file_atomic(const std::string& path, const std::string& content) {
   out.commit();
 }
 
-bool file_exists(const std::string& path) { return std::filesystem::exists(path); }
+// The error_code overload: a path the system refuses (too long, a component not a folder, no
+// permission) is reported as absent instead of throwing std::filesystem_error (found by fuzzing
+// the STAR reader, tests/fuzz/corpus/star/crash-long-image-name.star).
+bool file_exists(const std::string& path) {
+  std::error_code error;
+  return std::filesystem::exists(path, error);
+}
 
 std::string parent_folder(const std::string& path) {
   return std::filesystem::path(path).parent_path().string();

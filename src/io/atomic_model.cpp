@@ -208,7 +208,7 @@ int atomic_number(const std::string& symbol) {
 std::string element_symbol(int z) { return z >= 1 && z <= n_elements ? symbols[z - 1] : ""; }
 
 std::vector<Atom> read_pdb(const std::string& path) {
-  PAIRPOSE_CHECK(std::filesystem::exists(path), path << ": atomic model file does not exist");
+  PAIRPOSE_CHECK(file_exists(path), path << ": atomic model file does not exist");
   return parse_pdb(read_file(path), path);
 }
 
@@ -226,7 +226,7 @@ std::vector<Atom> parse_pdb(const std::string& text, const std::string& path) {
 }
 
 std::vector<Atom> read_mmcif(const std::string& path) {
-  PAIRPOSE_CHECK(std::filesystem::exists(path), path << ": atomic model file does not exist");
+  PAIRPOSE_CHECK(file_exists(path), path << ": atomic model file does not exist");
   return parse_mmcif(read_file(path), path);
 }
 
@@ -253,7 +253,7 @@ std::vector<Atom> parse_mmcif(const std::string& text, const std::string& path) 
 }
 
 std::vector<Atom> read_atomic_model(const std::string& path) {
-  PAIRPOSE_CHECK(std::filesystem::exists(path), path << ": atomic model file does not exist");
+  PAIRPOSE_CHECK(file_exists(path), path << ": atomic model file does not exist");
   const std::string ext = std::filesystem::path(path).extension().string();
   if (ext == ".cif" || ext == ".mmcif" || ext == ".CIF") return read_mmcif(path);
   std::ifstream in(path);

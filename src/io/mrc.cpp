@@ -119,7 +119,7 @@ double spacing(double cell, std::int64_t m, std::int64_t n) {
 bool close(double a, double b) { return std::abs(a - b) <= 1e-3 * std::max(a, b); }
 
 std::ifstream open_input(const std::string& path) {
-  PAIRPOSE_CHECK(std::filesystem::exists(path), path << ": MRC file does not exist");
+  PAIRPOSE_CHECK(file_exists(path), path << ": MRC file does not exist");
   std::ifstream in(path, std::ios::binary);
   PAIRPOSE_CHECK(in, path << ": cannot open for reading: " << std::strerror(errno));
   return in;
@@ -365,7 +365,10 @@ MrcHeader read_mrc_header(const std::string& path) {
   PAIRPOSE_CHECK(in.gcount() == header_bytes,
                  path << ": truncated MRC header (" << in.gcount() << " bytes, expected 1024)");
   MrcHeader h = parse_header(bytes, path);
-  const std::int64_t file_bytes = static_cast<std::int64_t>(std::filesystem::file_size(path));
+  std::error_code error;
+  const auto size = std::filesystem::file_size(path, error);
+  PAIRPOSE_CHECK(!error, path << ": cannot read the file size: " << error.message());
+  const auto file_bytes = static_cast<std::int64_t>(size);
   // Sizes up to 2^31 - 1 each: the product may overflow 64 bits (then no file can hold it).
   const std::int64_t data_bytes = memory::checked_product({h.nx, h.ny, h.nz, h.bytes_per_value()});
   PAIRPOSE_CHECK(data_bytes >= 0 && data_bytes <= file_bytes,
