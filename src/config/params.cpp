@@ -380,6 +380,16 @@ Override parse_override(const std::string& arg) {
   return {arg.substr(0, dot), arg.substr(dot + 1, eq - dot - 1), arg.substr(eq + 1)};
 }
 
+namespace {
+
+/// The command that lists a section's keys: a labelled section [simulate-test] is the stage
+/// simulate's (`pairpose simulate --help`).
+std::string help_command(const std::string& section) {
+  return "pairpose " + section.substr(0, section.find('-')) + " --help";
+}
+
+} // namespace
+
 void validate(const ParameterFile& file, const std::vector<Schema>& schemas) {
   for (auto&& [k, node] : file.impl().root) {
     const std::string section(k.str());
@@ -395,8 +405,8 @@ void validate(const ParameterFile& file, const std::vector<Schema>& schemas) {
       const ParamSpec* spec = schema->find(std::string(key.str()));
       PAIRPOSE_CHECK(spec != nullptr, where(file.name(), value)
                                           << ": unknown key '" << key.str() << "' in ["
-                                          << section << "] (see pairpose " << section
-                                          << " --help)");
+                                          << section << "] (see " << help_command(section)
+                                          << ")");
       convert(*spec, value, where(file.name(), value), section);
     }
   }
@@ -427,8 +437,8 @@ Params resolve(const Schema& schema, const ParameterFile& file,
       const ParamSpec* spec = schema.find(std::string(key.str()));
       PAIRPOSE_CHECK(spec != nullptr, where(file.name(), value)
                                           << ": unknown key '" << key.str() << "' in ["
-                                          << schema.section() << "] (see pairpose "
-                                          << schema.section() << " --help)");
+                                          << schema.section() << "] (see "
+                                          << help_command(schema.section()) << ")");
       values[spec->key] = convert(*spec, value, where(file.name(), value), schema.section());
     }
   }

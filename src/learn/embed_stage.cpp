@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "pairpose/core/error.hpp"
+#include "pairpose/core/parse.hpp"
 #include "pairpose/core/mpi.hpp"
 #include "pairpose/io/dataset.hpp"
 #include "pairpose/learn/images.hpp"
@@ -31,7 +32,8 @@ PreprocessOptions model_preprocessing(const ModelInfo& info, const NetworkConfig
   pre.mask = !info.count("mask") || info.at("mask") == "1";
   pre.standardize = !info.count("standardize") || info.at("standardize") == "1";
   if (info.count("intermediate_size"))
-    pre.intermediate_size = std::stoll(info.at("intermediate_size"));
+    pre.intermediate_size =
+        parse_int64(info.at("intermediate_size"), "model file: intermediate_size");
   return pre;
 }
 

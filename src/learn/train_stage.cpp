@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "pairpose/core/error.hpp"
+#include "pairpose/core/parse.hpp"
 #include "pairpose/core/files.hpp"
 #include "pairpose/core/mpi.hpp"
 #include "pairpose/io/dataset.hpp"
@@ -86,7 +87,7 @@ std::vector<int> parse_list(const std::string& text, const std::string& key) {
   while (std::getline(ss, item, ',')) {
     PAIRPOSE_CHECK(!item.empty() && item.find_first_not_of(" 0123456789") == std::string::npos,
                    "train." << key << " = '" << text << "': expected comma-separated integers");
-    v.push_back(std::stoi(item));
+    v.push_back(static_cast<int>(parse_int64(item, "train." + key)));
   }
   return v;
 }
@@ -303,8 +304,9 @@ private:
     const ModelInfo saved = trainer_->load_checkpoint(checkpoint_);
     h_.steps = saved.at("history");
     h_.validations = saved.at("validation_history");
-    h_.best_loss = std::stod(saved.at("best_validation_loss"));
-    h_.best_step = std::stoll(saved.at("best_step"));
+    h_.best_loss = parse_double(saved.at("best_validation_loss"),
+                                checkpoint_ + ": best_validation_loss");
+    h_.best_step = parse_int64(saved.at("best_step"), checkpoint_ + ": best_step");
     if (h_.best_step >= 0)
       best_state_ = DistanceNetwork::load_expecting(output_, config_).state_vector();
   }

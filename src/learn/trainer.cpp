@@ -8,6 +8,7 @@
 #include "model_file.hpp"
 #include "network_module.hpp"
 #include "pairpose/core/error.hpp"
+#include "pairpose/core/parse.hpp"
 #include "pairpose/core/mpi.hpp"
 
 namespace pairpose::learn {
@@ -295,7 +296,7 @@ ModelInfo Trainer::load_checkpoint(const std::string& path) {
   } catch (const c10::Error& e) {
     PAIRPOSE_FAIL(path << ": the optimiser state cannot be read: " << e.what_without_backtrace());
   }
-  step_ = std::stoll(step->second);
+  step_ = parse_int64(step->second, path + ": step");
   ModelInfo info;
   for (const auto& [key, value] : content.texts)
     if (key.rfind("info/", 0) == 0) info[key.substr(5)] = value;

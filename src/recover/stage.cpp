@@ -9,6 +9,7 @@
 
 #include "pairpose/config/provenance.hpp"
 #include "pairpose/core/error.hpp"
+#include "pairpose/core/parse.hpp"
 #include "pairpose/core/files.hpp"
 #include "pairpose/core/memory.hpp"
 #include "pairpose/core/mpi.hpp"
@@ -119,8 +120,10 @@ std::vector<double> initial_orientations(const StageContext& ctx, const io::Data
   SpectralReport report;
   std::vector<geometry::Quat> q;
   if (init == "landmark") {
-    so.n_landmarks = std::stoll(pairs_attribute(ds, "landmarks", "0"));
-    so.seed = std::stoull(pairs_attribute(ds, "landmark_seed", "1"));
+    so.n_landmarks =
+        parse_int64(pairs_attribute(ds, "landmarks", "0"), ds.path() + ": /pairs landmarks");
+    so.seed = parse_uint64(pairs_attribute(ds, "landmark_seed", "1"),
+                           ds.path() + ": /pairs landmark_seed");
     PAIRPOSE_CHECK(so.n_landmarks > 0, ds.path() << ": init = \"landmark\" needs a pair set "
                                                     "written with pairs.landmarks > 0");
     q = landmark_initialise(pairs, ctx.comm, so, &report);
@@ -243,7 +246,9 @@ void run_recover(StageContext& ctx) {
 
   std::string init = p.string("init");
   if (init == "auto")
-    init = std::stoll(pairs_attribute(ds, "landmarks", "0")) > 0 ? "landmark" : "spectral";
+    init = parse_int64(pairs_attribute(ds, "landmarks", "0"), ds.path() + ": /pairs landmarks") > 0
+               ? "landmark"
+               : "spectral";
   SolverOptions options = solver_options(p, path);
   const auto seed = static_cast<std::uint64_t>(p.integer("seed"));
   const bool resume = p.boolean("resume") && file_exists(options.checkpoint_path);

@@ -76,6 +76,17 @@ BOOST_AUTO_TEST_CASE(errors_name_file_line_and_key) {
   BOOST_TEST(m.find("section.key=value") != std::string::npos, m);
   m = message_of([&] { ParameterFile::load("/nonexistent/params.toml"); });
   BOOST_TEST(m.find("/nonexistent/params.toml") != std::string::npos, m);
+  // A labelled section [simulate-test] points to its stage's help, not to a "simulate-test" stage.
+  Schema labelled("simulate-test", "labelled section");
+  labelled.integer("n_particles", 100, 1, 1e9, "count");
+  m = message_of([&] { validate(ParameterFile::parse("[simulate-test]
+snr = 1
+", "p.toml"), {labelled}); });
+  BOOST_TEST(m.find("(see pairpose simulate --help)") != std::string::npos, m);
+  m = message_of([&] { resolve(labelled, ParameterFile::parse("[simulate-test]
+snr = 1
+", "p.toml"), {}); });
+  BOOST_TEST(m.find("(see pairpose simulate --help)") != std::string::npos, m);
 }
 
 BOOST_AUTO_TEST_CASE(help_and_markdown_list_every_key) {
