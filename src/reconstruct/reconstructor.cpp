@@ -186,14 +186,25 @@ void Reconstructor::insert_one(const float* image, const Particle& p, CellGrid& 
   if (use_ctf) ctf = std::make_unique<simulate::Ctf>(p.ctf);
   const double df = 1.0 / (m * options_.pixel_size);
 
+  auto row_end = [r](std::int64_t ky) {
+    return static_cast<std::int64_t>(std::sqrt(double(r * r - ky * ky))) + 1;
+  };
+  // The grids are far larger than the caches and a plane crosses them along no axis: the cells
+  // of a row are requested two rows ahead, so that their cache misses overlap.
+  constexpr std::int64_t ahead = 2;
+  for (std::int64_t ky = -r; ky < std::min(-r + ahead, r + 1); ++ky)
+    prefetch_row(grid, a, step, ky, row_end(ky));
+  std::vector<float> ctf_row(use_ctf ? static_cast<size_t>(r + 1) : 0);
   for (std::int64_t ky = -r; ky <= r; ++ky) {
+    if (ky + ahead <= r) prefetch_row(grid, a, step, ky + ahead, row_end(ky + ahead));
     const cfloat* row = spectrum + ((ky + m) % m) * m_half;
-    const auto kx_max = static_cast<std::int64_t>(std::sqrt(double(r * r - ky * ky)));
-    for (std::int64_t kx = 0; kx <= kx_max; ++kx) {
+    const std::int64_t kx_end = row_end(ky);
+    if (use_ctf) ctf->row(ky * df, df, kx_end, ctf_row.data());
+    for (std::int64_t kx = 0; kx < kx_end; ++kx) {
       cfloat c = row[kx] * ramp_x[kx + r] * ramp_y[ky + r];
       float w = 1.0f;
       if (use_ctf) {
-        const auto t = static_cast<float>((*ctf)(kx * df, ky * df));
+        const float t = ctf_row[kx];
         c *= t;
         w = t * t;
       }
@@ -243,6 +254,20 @@ void Reconstructor::splat(CellGrid& grid, double px, double py, double pz, float
       line[1].im += k * im;
       line[1].w += k * w;
     }
+}
+
+void Reconstructor::prefetch_row(const CellGrid& grid, const geometry::Mat3& a, double step,
+                                 std::int64_t ky, std::int64_t kx_end) const {
+  const std::int64_t N = n_padded_;
+  for (std::int64_t kx = 0; kx < kx_end; kx += 2) {
+    const double sx = step * kx, sy = step * ky;
+    double px = sx * a[0] + sy * a[3], py = sx * a[1] + sy * a[4], pz = sx * a[2] + sy * a[5];
+    if (px < 0) px = -px, py = -py, pz = -pz; // the point splat() stores (x >= 0)
+    const std::int64_t x0 = floor_int(px), y0 = floor_int(py), z0 = floor_int(pz);
+    for (const std::int64_t z : {z0, z0 + 1})
+      for (const std::int64_t y : {y0, y0 + 1})
+        __builtin_prefetch(grid.data() + ((z + N) % N * N + (y + N) % N) * n_half_ + x0, 1);
+  }
 }
 
 } // namespace pairpose::reconstruct

@@ -79,13 +79,9 @@ BOOST_AUTO_TEST_CASE(errors_name_file_line_and_key) {
   // A labelled section [simulate-test] points to its stage's help, not to a "simulate-test" stage.
   Schema labelled("simulate-test", "labelled section");
   labelled.integer("n_particles", 100, 1, 1e9, "count");
-  m = message_of([&] { validate(ParameterFile::parse("[simulate-test]
-snr = 1
-", "p.toml"), {labelled}); });
+  m = message_of([&] { validate(ParameterFile::parse("[simulate-test]\nsnr = 1\n", "p.toml"), {labelled}); });
   BOOST_TEST(m.find("(see pairpose simulate --help)") != std::string::npos, m);
-  m = message_of([&] { resolve(labelled, ParameterFile::parse("[simulate-test]
-snr = 1
-", "p.toml"), {}); });
+  m = message_of([&] { resolve(labelled, ParameterFile::parse("[simulate-test]\nsnr = 1\n", "p.toml"), {}); });
   BOOST_TEST(m.find("(see pairpose simulate --help)") != std::string::npos, m);
 }
 

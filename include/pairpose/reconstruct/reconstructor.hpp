@@ -58,6 +58,7 @@
 
 #include "pairpose/core/array.hpp"
 #include "pairpose/core/partition.hpp"
+#include "pairpose/geometry/rotation.hpp"
 #include "pairpose/io/particle.hpp"
 
 namespace pairpose::reconstruct {
@@ -150,6 +151,10 @@ public:
 private:
   using Cell = FourierCell;
   void insert_one(const float* image, const Particle& particle, CellGrid& grid, std::int64_t index);
+  /// Asks the cache for the cells that row ky (columns [0, kx_end)) of an image's plane will
+  /// update.
+  void prefetch_row(const CellGrid& grid, const geometry::Mat3& a, double step, std::int64_t ky,
+                    std::int64_t kx_end) const;
   void splat(CellGrid& grid, double px, double py, double pz, float re, float im, float w) const;
 
   MPI_Comm comm_;

@@ -102,6 +102,8 @@ private:
   std::complex<float> sample(double x, double y, double z) const;
   /// Columns kx in [0, result) of Fourier row ky lie inside the circle |k| <= n/2.
   std::int64_t row_extent(std::int64_t ky) const;
+  /// Asks the cache for the box voxels that row ky of a slice at A will read.
+  void prefetch_row(const geometry::Mat3& a, std::int64_t ky) const;
 
   std::int64_t n_ = 0;
   double pixel_size_ = 0;
