@@ -6,6 +6,8 @@
 # the whole commands; then FSC(pairpose, relion) per shell and the largest difference between
 # pairpose's 1- and 2-rank maps.
 #   jobs/bench-reconstruct.sh [folder=/tmp/pairpose-bench-reconstruct] [n_particles=5000]
+# REPEAT (default 3): runs of relion_reconstruct and of pairpose at 1 and 2 ranks, interleaved;
+# the medians are compared.
 # Environment: PAIRPOSE_BUILD_DIR (default build/), PAIRPOSE_SHARED_DATA (default ../shared/data),
 # PAIRPOSE_SKIP_BUILD=1 to use the executable already built there.
 set -euo pipefail
@@ -47,23 +49,36 @@ seconds() {
 }
 log=project.log
 t_project=$(seconds relion_project --i 5j0n_116.mrc --o proj --nr_uniform "$n_particles" --angpix "$angpix")
-log=relion.log
-t_relion=$(seconds relion_reconstruct --i proj.star --o relion.mrc --angpix "$angpix")
-log=pairpose_np1.log
-t_np1=$(seconds mpiexec -n 1 /usr/bin/time -f "cpu: user %U s" "$build/pairpose" reconstruct --set reconstruct.input=proj.star \
-  --set reconstruct.output=pairpose_np1.mrc)
-log=pairpose_np2.log
-t_np2=$(seconds mpiexec -n 2 /usr/bin/time -f "cpu: user %U s" "$build/pairpose" reconstruct --set reconstruct.input=proj.star \
-  --set reconstruct.output=pairpose_np2.mrc)
+# The memory system of this (virtual) machine varies from minute to minute: the same run can
+# take 20 % more or less. Each program therefore runs REPEAT times (default 3), the runs
+# interleaved, and the median wall time is reported next to every run's.
+repeat="${REPEAT:-3}"
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+runs_relion=() runs_np1=() runs_np2=()
+for ((rep = 1; rep <= repeat; rep++)); do
+  log=relion.log
+  runs_relion+=("$(seconds relion_reconstruct --i proj.star --o relion.mrc --angpix "$angpix")")
+  for np in 1 2; do
+    log=pairpose_np$np.log
+    [ "$rep" -gt 1 ] && log=pairpose_np$np.rep$rep.log
+    t=$(seconds mpiexec -n "$np" /usr/bin/time -f "cpu: user %U s" "$build/pairpose" reconstruct \
+      --set reconstruct.input=proj.star --set reconstruct.output=pairpose_np$np.mrc)
+    if [ "$np" = 1 ]; then runs_np1+=("$t"); else runs_np2+=("$t"); fi
+  done
+done
+t_relion=$(median "${runs_relion[@]}")
+t_np1=$(median "${runs_np1[@]}")
+t_np2=$(median "${runs_np2[@]}")
 log=pairpose_nopad.log
 t_nopad=$(seconds mpiexec -n 1 "$build/pairpose" reconstruct --set reconstruct.input=proj.star \
   --set reconstruct.output=pairpose_nopad.mrc --set reconstruct.pad_images=false)
 
 echo "machine: $(getconf _NPROCESSORS_ONLN) cores, $(date -u +%Y-%m-%d), $n_particles images of 116 px"
 echo "relion_project:       $t_project s"
-echo "relion_reconstruct:   $t_relion s"
-echo "pairpose, 1 rank:     $t_np1 s"
-echo "pairpose, 2 ranks:    $t_np2 s (speed-up $(echo "scale=2; $t_np1 / $t_np2" | bc))"
+echo "wall seconds, median of $repeat interleaved runs (each run in brackets):"
+echo "relion_reconstruct:   $t_relion s (${runs_relion[*]})"
+echo "pairpose, 1 rank:     $t_np1 s (${runs_np1[*]})"
+echo "pairpose, 2 ranks:    $t_np2 s (${runs_np2[*]}) (speed-up of the medians $(echo "scale=2; $t_np1 / $t_np2" | bc))"
 echo "pairpose, 1 rank, pad_images = false: $t_nopad s"
 # The machine is shared and the kernel groups a session's processes (autogroup), so a second
 # rank need not get a second core: CPU seconds per rank show the speed-up the work allows.

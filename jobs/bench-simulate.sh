@@ -13,7 +13,8 @@
 #    writing its MRC stack, as pairpose's whole-run time includes writing its dataset.
 # Rates are projections per second; per core = rate / ranks.
 #
-# Usage: jobs/bench-simulate.sh [build folder]   (env: N=2000 particles, SIZES="64 116 128")
+# Usage: jobs/bench-simulate.sh [build folder]   (env: N=2000 particles, SIZES="64 116 128",
+#   REPEAT=3 interleaved runs of each program, medians reported; each run's times on stderr)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$here/build-sim}
@@ -39,6 +40,8 @@ cpu() {
   t1=$(now)
   echo "$("$py" -c "print($t1 - $t0)") $(awk '{print $1 + $2}' cpu.txt)" > times.txt
 }
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+repeat=${REPEAT:-3}
 rate() { "$py" -c "import sys; print(f'{int(sys.argv[1]) / float(sys.argv[2]):.0f}')" "$@"; }
 
 echo "# bench-simulate: $(date -u '+%Y-%m-%d %H:%M UTC'), $(getconf _NPROCESSORS_ONLN) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -77,21 +80,37 @@ PYTHON
   # The angles, shifts and CTFs for relion_project (untimed run with the same seed).
   "$bin" simulate "${common[@]}" --set simulate.output=star.h5 \
     --set simulate.export_star=angles.star > star.log 2>&1
+  # REPEAT interleaved runs of each program (default 3); the median of each figure is reported
+  # (the machine's memory speed varies from minute to minute by up to ±20 %).
   declare -A whole proj cpurate
-  for np in 1 2; do
-    cpu mpiexec -np $np --oversubscribe "$bin" simulate "${common[@]}" \
-      --set simulate.output=np$np.h5 > np$np.log 2>&1
-    whole[$np]=$(rate $n_particles "$(cut -d' ' -f1 times.txt)")
-    cpurate[$np]=$(rate $n_particles "$(cut -d' ' -f2 times.txt)")
-    # "project" timer line: name, min over ranks, max over ranks.
-    proj[$np]=$(rate $n_particles "$(awk '$1 == "project" {print $3}' np$np.log)")
-  done
-  sigma=$(grep -o "noise sigma [0-9.e+-]*" np1.log | awk '{print $3}')
+  declare -A w_runs c_runs p_runs
+  w_runs=() c_runs=() p_runs=()
+  r_runs="" rc_runs=""
   angpix=$(awk '/^ *1 opticsGroup1/ {print $6}' angles.star)
-  cpu relion_project --i cube.mrc --o relion --ang angles.star --ctf --add_noise \
-    --white_noise "$sigma" --angpix "$angpix" > relion.log 2>&1
-  relion=$(rate $n_particles "$(cut -d' ' -f1 times.txt)")
-  relion_cpu=$(rate $n_particles "$(cut -d' ' -f2 times.txt)")
+  for ((rep = 1; rep <= repeat; rep++)); do
+    for np in 1 2; do
+      cpu mpiexec -np $np --oversubscribe "$bin" simulate "${common[@]}" \
+        --set simulate.output=np$np.h5 > np$np.log 2>&1
+      w_runs[$np]+=" $(cut -d' ' -f1 times.txt)"
+      c_runs[$np]+=" $(cut -d' ' -f2 times.txt)"
+      # "project" timer line: name, min over ranks, max over ranks.
+      p_runs[$np]+=" $(awk '$1 == "project" {print $3}' np$np.log)"
+    done
+    sigma=$(grep -o "noise sigma [0-9.e+-]*" np1.log | awk '{print $3}')
+    cpu relion_project --i cube.mrc --o relion --ang angles.star --ctf --add_noise \
+      --white_noise "$sigma" --angpix "$angpix" > relion.log 2>&1
+    r_runs+=" $(cut -d' ' -f1 times.txt)"
+    rc_runs+=" $(cut -d' ' -f2 times.txt)"
+  done
+  for np in 1 2; do
+    whole[$np]=$(rate $n_particles "$(median ${w_runs[$np]})")
+    cpurate[$np]=$(rate $n_particles "$(median ${c_runs[$np]})")
+    proj[$np]=$(rate $n_particles "$(median ${p_runs[$np]})")
+    echo "#   $n px, $np rank(s): wall s per run:${w_runs[$np]}; projector s:${p_runs[$np]}" >&2
+  done
+  echo "#   $n px, relion_project: wall s per run:$r_runs" >&2
+  relion=$(rate $n_particles "$(median $r_runs)")
+  relion_cpu=$(rate $n_particles "$(median $rc_runs)")
   ratio=$("$py" -c "print(f'{${whole[1]} / $relion:.1f}x / {${cpurate[1]} / $relion_cpu:.1f}x')")
   speedup=$("$py" -c "print(f'{${proj[2]} / ${proj[1]}:.2f}x / {${whole[2]} / ${whole[1]}:.2f}x')")
   echo "| $n | ${whole[1]}/s (${cpurate[1]}) | ${proj[1]}/s | ${whole[2]}/s (${cpurate[2]}) | ${proj[2]}/s | $relion/s ($relion_cpu) | $ratio | $speedup |"
