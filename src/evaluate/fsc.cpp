@@ -85,4 +85,25 @@ void check_same_grid(const Volume& a, const std::string& what_a, const Volume& b
                         << a.voxel_size << " Å like " << what_a);
 }
 
+Volume soft_sphere_masked(const Volume& map, double diameter, double edge) {
+  PAIRPOSE_CHECK(diameter > 0 && std::isfinite(diameter),
+                 "mask diameter must be > 0 Å, got " << diameter);
+  PAIRPOSE_CHECK(edge >= 0 && std::isfinite(edge), "mask edge must be >= 0 Å, got " << edge);
+  Volume out = map;
+  const double inner = 0.5 * diameter / map.voxel_size, width = edge / map.voxel_size;
+  for (std::int64_t z = 0; z < map.nz; ++z)
+    for (std::int64_t y = 0; y < map.ny; ++y)
+      for (std::int64_t x = 0; x < map.nx; ++x) {
+        const double dx = x - map.nx / 2, dy = y - map.ny / 2, dz = z - map.nz / 2;
+        const double r = std::sqrt(dx * dx + dy * dy + dz * dz);
+        double m = 1.0;
+        if (r > inner + width)
+          m = 0.0;
+        else if (r > inner)
+          m = 0.5 * (1.0 + std::cos(M_PI * (r - inner) / width));
+        out.at(x, y, z) = static_cast<float>(out.at(x, y, z) * m);
+      }
+  return out;
+}
+
 } // namespace pairpose::evaluate

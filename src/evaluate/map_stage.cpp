@@ -44,6 +44,11 @@ void declare_map_parameters(config::Schema& s) {
   s.integer("rotate_oversampling", 2, 1, 2,
             "Rotating the map for the FSC: 2 = trilinear on a 2x Fourier-upsampled copy (less "
             "blur; about 28 x (2n)^3 bytes on rank 0), 1 = trilinear on the map itself.");
+  s.real("mask_diameter", 0, 0, 1e5,
+         "Also report FSCs of maps multiplied by a soft spherical mask of this diameter, centred "
+         "in the box (the particle's, as RELION's --particle_diameter); 0 = unmasked only.",
+         "Å");
+  s.real("mask_edge", 10, 0, 1e4, "Width of the mask's raised-cosine edge.", "Å");
   s.string("aligned_map", "",
            "Where to write the map after alignment (MRC, with a provenance sidecar); empty: not "
            "written.");
@@ -137,6 +142,22 @@ std::string fsc_json(const std::vector<double>& fsc, const Volume& map, double t
       threshold, res, numbers(shells, "{:.0f}"),
       numbers(shell_frequencies(std::int64_t(fsc.size()), map.nx, map.voxel_size), "{:.6g}"),
       numbers(fsc, "{:.6f}"));
+}
+
+/// With evaluate.mask_diameter > 0: `, "masked": {...}` (the FSC of both maps under the soft
+/// spherical mask, logged as well); else "".
+std::string masked_fsc_json(StageContext& ctx, const Volume& a, const Volume& b, double threshold,
+                            const char* what) {
+  const double diameter = ctx.params.real("mask_diameter");
+  if (diameter <= 0) return "";
+  const double edge = ctx.params.real("mask_edge");
+  const auto fsc = fourier_shell_correlation(soft_sphere_masked(a, diameter, edge),
+                                             soft_sphere_masked(b, diameter, edge));
+  ctx.log.info("{} FSC with a soft spherical mask of {:.0f} Å: {:.2f} Å at {}", what, diameter,
+               shell_resolution(shell_at(fsc, threshold), a.nx, a.voxel_size), threshold);
+  return fmt::format(", \"masked\": {{\"mask_diameter_angstrom\": {}, \"mask_edge_angstrom\": "
+                     "{}, {}}}",
+                     diameter, edge, fsc_json(fsc, a, threshold));
 }
 
 std::string quoted(const std::string& s) {
@@ -247,9 +268,10 @@ std::string evaluate_maps(StageContext& ctx, const PhysicalError* fit,
         const double res =
             shell_resolution(shell_at(half_fsc, 0.143), in.map.nx, in.map.voxel_size);
         ctx.log.info("half-map FSC: {:.2f} Å at 0.143", res);
-        json += fmt::format(",\n    \"half_maps\": {{\"files\": [{}, {}], {}}}",
+        json += fmt::format(",\n    \"half_maps\": {{\"files\": [{}, {}], {}{}}}",
                             quoted(in.half_paths[0]), quoted(in.half_paths[1]),
-                            fsc_json(half_fsc, in.map, 0.143));
+                            fsc_json(half_fsc, in.map, 0.143),
+                            masked_fsc_json(ctx, in.halves[0], in.halves[1], 0.143, "half-map"));
       } else {
         ctx.log.info("no half-maps beside {}: no half-map FSC", in.map_path);
       }
@@ -262,8 +284,9 @@ std::string evaluate_maps(StageContext& ctx, const PhysicalError* fit,
         ref_fsc = fourier_shell_correlation(aligned, in.ref);
         const double res = shell_resolution(shell_at(ref_fsc, 0.5), in.map.nx, in.map.voxel_size);
         ctx.log.info("FSC against the reference {}: {:.2f} Å at 0.5", in.ref_path, res);
-        json += fmt::format(",\n    \"reference\": {{\"file\": {}, \"alignment\": {{{}}}, {}}}",
-                            quoted(in.ref_path), align_json, fsc_json(ref_fsc, in.map, 0.5));
+        json += fmt::format(",\n    \"reference\": {{\"file\": {}, \"alignment\": {{{}}}, {}{}}}",
+                            quoted(in.ref_path), align_json, fsc_json(ref_fsc, in.map, 0.5),
+                            masked_fsc_json(ctx, aligned, in.ref, 0.5, "reference"));
         if (!p.string("aligned_map").empty()) {
           io::write_mrc(p.string("aligned_map"), aligned, "evaluate: aligned to the reference");
           write_provenance_sidecar(p.string("aligned_map"), ctx.provenance);

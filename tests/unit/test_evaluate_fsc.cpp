@@ -70,6 +70,44 @@ BOOST_AUTO_TEST_CASE(smooth_map_plus_noise_crosses_once) {
   BOOST_TEST(evaluate::shell_resolution(8.0, n, 2.0) == 8.0);
 }
 
+BOOST_AUTO_TEST_CASE(soft_sphere_mask_profile_and_masked_fsc) {
+  const std::int64_t n = 32;
+  Volume ones(n, n, n, 2.0);
+  for (auto& x : ones.data)
+    x = 1.0f;
+  // Diameter 20 Å = radius 5 voxels, edge 4 Å = 2 voxels.
+  const Volume m = evaluate::soft_sphere_masked(ones, 20.0, 4.0);
+  BOOST_TEST(m.at(16, 16, 16) == 1.0f);
+  BOOST_TEST(m.at(21, 16, 16) == 1.0f);                                      // r = 5
+  BOOST_TEST(m.at(22, 16, 16) == 0.5f, boost::test_tools::tolerance(1e-6f)); // mid-edge
+  BOOST_TEST(m.at(23, 16, 16) == 0.0f, boost::test_tools::tolerance(1e-6f)); // r = 7
+  BOOST_TEST(m.at(16, 16, 24) == 0.0f);
+  BOOST_CHECK_THROW(evaluate::soft_sphere_masked(ones, 0.0, 4.0), Error);
+  BOOST_CHECK_THROW(evaluate::soft_sphere_masked(ones, 20.0, -1.0), Error);
+
+  // A small particle plus independent noise filling the box: the mask removes most of the
+  // noise, so the masked FSC with the clean particle is higher in every shell past the first.
+  Volume clean(n, n, n, 2.0);
+  for (std::int64_t z = 0; z < n; ++z)
+    for (std::int64_t y = 0; y < n; ++y)
+      for (std::int64_t x = 0; x < n; ++x) {
+        const double r2 =
+            (x - 16.0) * (x - 16.0) + (y - 15.0) * (y - 15.0) + (z - 17.0) * (z - 17.0);
+        clean.at(x, y, z) = static_cast<float>(std::exp(-r2 / (2 * 2.0 * 2.0)));
+      }
+  Volume noisy = clean;
+  const Volume noise = random_map(n, 9);
+  for (size_t i = 0; i < noisy.data.size(); ++i)
+    noisy.data[i] += 0.05f * noise.data[i];
+  const auto plain = evaluate::fourier_shell_correlation(clean, noisy);
+  const auto masked =
+      evaluate::fourier_shell_correlation(evaluate::soft_sphere_masked(clean, 24.0, 6.0),
+                                          evaluate::soft_sphere_masked(noisy, 24.0, 6.0));
+  for (size_t s = 2; s < 10; ++s)
+    BOOST_TEST(masked[s] > plain[s]);
+  BOOST_TEST(evaluate::shell_at(masked, 0.5) > evaluate::shell_at(plain, 0.5));
+}
+
 BOOST_AUTO_TEST_CASE(shapes_must_agree) {
   BOOST_CHECK_THROW(evaluate::fourier_shell_correlation(random_map(8, 1), random_map(10, 1)),
                     Error);

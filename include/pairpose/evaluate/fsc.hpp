@@ -31,6 +31,13 @@ double shell_resolution(double shell, std::int64_t box, double voxel_size);
 /// Spatial frequency in 1/Å of each shell s = 0 … n_shells − 1: s / (box · voxel).
 std::vector<double> shell_frequencies(std::int64_t n_shells, std::int64_t box, double voxel_size);
 
+/// A copy of `map` multiplied by a soft spherical mask centred on voxel (n/2, n/2, n/2): 1 out to
+/// radius diameter/2, a raised cosine down to 0 over the next `edge` Å, 0 beyond (RELION's soft
+/// spherical mask of a particle diameter). FSC of masked maps leaves out the solvent around the
+/// particle, whose noise otherwise lowers every shell. Throws pairpose::Error for diameter ≤ 0
+/// or edge < 0.
+Volume soft_sphere_masked(const Volume& map, double diameter, double edge);
+
 /// Throws pairpose::Error unless `b` is a cube of the same size and voxel size (to 0.1 %) as `a`;
 /// the message names both (`what_a`, `what_b`: e.g. the files) and what was expected.
 void check_same_grid(const Volume& a, const std::string& what_a, const Volume& b,
