@@ -20,6 +20,7 @@
 #   RELION_THREADS      relion_refine --j (default 2).
 #   RELION_ITERS        "ini inbetween fin" SGD iterations (default "50 200 50", RELION's).
 #   RELION_SUBSETS      "ini fin" mini-batch sizes (default "100 500", RELION's).
+#   RELION_RESOL        "ini fin" resolution limits, Å (default "35 15", RELION's).
 #   RELION_OFFSET       "range step" of the origin search, pixels (default "6 2", the GUI's).
 #   RELION_DIAMETER     mask diameter, Å (default 260: 5j0n reaches 120 Å from the box centre).
 #   RELION_EXTRA        further relion_refine flags (e.g. "--maxsig 100").
@@ -36,6 +37,7 @@ params="$PAIRPOSE_ROOT/input/learn-$case_name.toml"
 ranks="${RANKS:-2}"
 read -r sgd_ini sgd_mid sgd_fin <<<"${RELION_ITERS:-50 200 50}"
 read -r subset_ini subset_fin <<<"${RELION_SUBSETS:-100 500}"
+read -r resol_ini resol_fin <<<"${RELION_RESOL:-35 15}"
 read -r offset_range offset_step <<<"${RELION_OFFSET:-6 2}"
 diameter="${RELION_DIAMETER:-260}"
 PY=/usr/bin/python3
@@ -103,7 +105,7 @@ t_pairpose=$(cat pairpose.wall)
 n_iter=$((sgd_ini + sgd_mid + sgd_fin))
 relion_args=(--o relion/run --i particles.star --denovo_3dref --sgd
   --sgd_ini_iter "$sgd_ini" --sgd_inbetween_iter "$sgd_mid" --sgd_fin_iter "$sgd_fin"
-  --sgd_write_iter 20 --sgd_ini_resol 35 --sgd_fin_resol 15
+  --sgd_write_iter 20 --sgd_ini_resol "$resol_ini" --sgd_fin_resol "$resol_fin"
   --sgd_ini_subset "$subset_ini" --sgd_fin_subset "$subset_fin"
   --K 1 --sym C1 --flatten_solvent --zero_mask --dont_combine_weights_via_disc --pool 3 --pad 1
   --skip_gridding --particle_diameter "$diameter" --oversampling 1 --healpix_order 1
@@ -148,7 +150,7 @@ train=$(awk '$1 == "total" {t = $2 " s (logs/train.log)"} END {print t}' ../logs
 echo "training (once, before; the network is reused for every dataset of its kind): ${train:-unknown}"
 echo "RELION: $(cat relion.command)"
 echo "RELION: $n_iter SGD iterations ($sgd_ini + $sgd_mid + $sgd_fin), mini-batches" \
-  "$subset_ini -> $subset_fin; $(cat relion.log.time)"
+  "$subset_ini -> $subset_fin, resolution $resol_ini -> $resol_fin Å; $(cat relion.log.time)"
 "$PY" - "$t_pairpose" "$t_relion" "$relion_map" <<'EOF'
 import json, sys
 import mrcfile, numpy as np
