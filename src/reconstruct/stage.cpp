@@ -123,6 +123,28 @@ void require_memory(const Settings& s, std::int64_t n, MPI_Comm comm) {
       comm);
 }
 
+/// This rank's particles, as chunks dealt round robin: chunk c = [c·size, (c+1)·size) goes to rank
+/// c mod P, with about 32 chunks per rank (at most `batch` particles each). A particle file
+/// ordered by view, defocus or micrograph (RELION's STAR files are) then loads the ranks evenly:
+/// contiguous blocks left one rank 4–18 % slower on relion_project's ordered views. With one rank
+/// the particles are inserted in file order, as before.
+std::vector<Block> dealt_chunks(std::int64_t n, std::int64_t batch, MPI_Comm comm) {
+  const std::int64_t n_ranks = mpi::comm_size(comm), rank = mpi::comm_rank(comm);
+  const std::int64_t size =
+      std::clamp<std::int64_t>((n + 32 * n_ranks - 1) / (32 * n_ranks), 1, batch);
+  std::vector<Block> out;
+  for (std::int64_t c = rank; c * size < n; c += n_ranks)
+    out.push_back({c * size, std::min(n, (c + 1) * size)});
+  return out;
+}
+
+std::int64_t total_size(const std::vector<Block>& blocks) {
+  std::int64_t n = 0;
+  for (const auto& b : blocks)
+    n += b.size();
+  return n;
+}
+
 // --- HDF5 dataset ------------------------------------------------------------------------------
 
 void check_orientation_source(const io::Dataset& ds, const Settings& s) {
@@ -152,12 +174,12 @@ Reconstruction from_dataset(const Settings& s, StageContext& ctx) {
   ctx.timers.add("set-up", wall_seconds() - start); // opening, checks, the grids' allocation
   ctx.log.info("reconstruct: {} particles of {} px from {} ({} orientations), padded grid {}^3",
                ds.n_particles(), ds.info().image_size, s.input, s.orientations, rec.padded_size());
-  const Block mine = ds.block();
-  const std::int64_t n_rounds = mpi::all_max((mine.size() + s.batch - 1) / s.batch, ctx.comm);
-  Progress progress(ctx.log, "inserting", mine.size());
+  const std::vector<Block> mine = dealt_chunks(ds.n_particles(), s.batch, ctx.comm);
+  const auto n_mine = static_cast<std::int64_t>(mine.size());
+  const std::int64_t n_rounds = mpi::all_max(n_mine, ctx.comm); // reads are collective
+  Progress progress(ctx.log, "inserting", total_size(mine));
   for (std::int64_t round = 0; round < n_rounds; ++round) {
-    const Block b{std::min(mine.begin + round * s.batch, mine.end),
-                  std::min(mine.begin + (round + 1) * s.batch, mine.end)};
+    const Block b = round < n_mine ? mine[round] : Block{0, 0};
     ImageStack images;
     std::vector<Particle> particles;
     {
@@ -248,11 +270,10 @@ Reconstruction from_star(const Settings& s, StageContext& ctx) {
   ctx.log.info("reconstruct: {} particles of {} px, {} Å/px from {}; half-sets {}", n_particles, n,
                star.pixel_size, s.input,
                from_file ? "from rlnRandomSubset" : "drawn from the seed");
-  const Block mine = split_block(n_particles, ctx.comm);
-  Progress progress(ctx.log, "inserting", mine.size());
+  const std::vector<Block> mine = dealt_chunks(n_particles, s.batch, ctx.comm);
+  Progress progress(ctx.log, "inserting", total_size(mine));
   agreed(ctx.comm, [&] {
-    for (std::int64_t first = mine.begin; first < mine.end; first += s.batch) {
-      const Block b{first, std::min(first + s.batch, mine.end)};
+    for (const Block& b : mine) {
       ImageStack images;
       {
         auto t = ctx.timers.scope("read");
