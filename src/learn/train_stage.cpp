@@ -9,9 +9,9 @@
 #include <sstream>
 
 #include "pairpose/core/error.hpp"
-#include "pairpose/core/parse.hpp"
 #include "pairpose/core/files.hpp"
 #include "pairpose/core/mpi.hpp"
+#include "pairpose/core/parse.hpp"
 #include "pairpose/io/dataset.hpp"
 #include "pairpose/io/mrc.hpp"
 #include "pairpose/learn/source.hpp"
@@ -87,7 +87,10 @@ std::vector<int> parse_list(const std::string& text, const std::string& key) {
   while (std::getline(ss, item, ',')) {
     PAIRPOSE_CHECK(!item.empty() && item.find_first_not_of(" 0123456789") == std::string::npos,
                    "train." << key << " = '" << text << "': expected comma-separated integers");
-    v.push_back(static_cast<int>(parse_int64(item, "train." + key)));
+    const std::int64_t value = parse_int64(item, "train." + key);
+    PAIRPOSE_CHECK(value <= std::numeric_limits<int>::max(),
+                   "train." << key << " = '" << text << "': " << value << " is too large");
+    v.push_back(static_cast<int>(value));
   }
   return v;
 }
@@ -304,8 +307,8 @@ private:
     const ModelInfo saved = trainer_->load_checkpoint(checkpoint_);
     h_.steps = saved.at("history");
     h_.validations = saved.at("validation_history");
-    h_.best_loss = parse_double(saved.at("best_validation_loss"),
-                                checkpoint_ + ": best_validation_loss");
+    h_.best_loss =
+        parse_double(saved.at("best_validation_loss"), checkpoint_ + ": best_validation_loss");
     h_.best_step = parse_int64(saved.at("best_step"), checkpoint_ + ": best_step");
     if (h_.best_step >= 0)
       best_state_ = DistanceNetwork::load_expecting(output_, config_).state_vector();

@@ -17,6 +17,23 @@ Volume random_map(std::int64_t n, std::uint64_t seed) {
     x = static_cast<float>(rng.normal());
   return v;
 }
+
+/// A Gaussian blob of width `sigma` voxels centred on voxel (cx, cy, cz) of an n³ map, plus
+/// `noise` times white noise of unit variance (seed `seed`).
+Volume noisy_blob(std::int64_t n, double cx, double cy, double cz, double sigma, float noise,
+                  std::uint64_t seed) {
+  Volume v(n, n, n, 2.0);
+  for (std::int64_t z = 0; z < n; ++z)
+    for (std::int64_t y = 0; y < n; ++y)
+      for (std::int64_t x = 0; x < n; ++x) {
+        const double r2 = (x - cx) * (x - cx) + (y - cy) * (y - cy) + (z - cz) * (z - cz);
+        v.at(x, y, z) = static_cast<float>(std::exp(-r2 / (2 * sigma * sigma)));
+      }
+  const Volume white = random_map(n, seed);
+  for (size_t i = 0; i < v.data.size(); ++i)
+    v.data[i] += noise * white.data[i];
+  return v;
+}
 } // namespace
 
 BOOST_AUTO_TEST_CASE(identical_maps_correlate_fully) {
@@ -45,18 +62,8 @@ BOOST_AUTO_TEST_CASE(smooth_map_plus_noise_crosses_once) {
   // A smooth blob (power falling fast with frequency) plus weak white noise: the FSC starts near
   // 1 and falls below 0.5 at some shell; shell_at interpolates between the bracketing shells.
   const std::int64_t n = 32;
-  Volume a(n, n, n, 2.0);
-  for (std::int64_t z = 0; z < n; ++z)
-    for (std::int64_t y = 0; y < n; ++y)
-      for (std::int64_t x = 0; x < n; ++x) {
-        const double r2 =
-            (x - 16.0) * (x - 16.0) + (y - 14.0) * (y - 14.0) + (z - 17.0) * (z - 17.0);
-        a.at(x, y, z) = static_cast<float>(std::exp(-r2 / (2 * 1.5 * 1.5)));
-      }
-  Volume b = a;
-  const Volume noise = random_map(n, 5);
-  for (size_t i = 0; i < b.data.size(); ++i)
-    b.data[i] += 0.01f * noise.data[i];
+  const Volume a = noisy_blob(n, 16, 14, 17, 1.5, 0.0f, 0);
+  const Volume b = noisy_blob(n, 16, 14, 17, 1.5, 0.01f, 5);
   const auto fsc = evaluate::fourier_shell_correlation(a, b);
   BOOST_TEST(fsc[1] > 0.99);
   BOOST_TEST(fsc.back() < 0.5);
@@ -87,18 +94,8 @@ BOOST_AUTO_TEST_CASE(soft_sphere_mask_profile_and_masked_fsc) {
 
   // A small particle plus independent noise filling the box: the mask removes most of the
   // noise, so the masked FSC with the clean particle is higher in every shell past the first.
-  Volume clean(n, n, n, 2.0);
-  for (std::int64_t z = 0; z < n; ++z)
-    for (std::int64_t y = 0; y < n; ++y)
-      for (std::int64_t x = 0; x < n; ++x) {
-        const double r2 =
-            (x - 16.0) * (x - 16.0) + (y - 15.0) * (y - 15.0) + (z - 17.0) * (z - 17.0);
-        clean.at(x, y, z) = static_cast<float>(std::exp(-r2 / (2 * 2.0 * 2.0)));
-      }
-  Volume noisy = clean;
-  const Volume noise = random_map(n, 9);
-  for (size_t i = 0; i < noisy.data.size(); ++i)
-    noisy.data[i] += 0.05f * noise.data[i];
+  const Volume clean = noisy_blob(n, 16, 15, 17, 2.0, 0.0f, 0);
+  const Volume noisy = noisy_blob(n, 16, 15, 17, 2.0, 0.05f, 9);
   const auto plain = evaluate::fourier_shell_correlation(clean, noisy);
   const auto masked =
       evaluate::fourier_shell_correlation(evaluate::soft_sphere_masked(clean, 24.0, 6.0),

@@ -99,6 +99,15 @@ public:
 private:
   void project_into(const Particle& p, bool apply_ctf, Workspace& ws, float* out) const;
   void build_fourier_box(const Volume& map, MPI_Comm comm);
+  /// The trilinear stencil of point (x, y, z) of the padded Fourier grid: the box element at its
+  /// lower corner (nullptr when the point lies outside the box), the fractions along each axis,
+  /// and whether the point was mirrored to x >= 0 (its value is then the conjugate).
+  struct Stencil {
+    const std::complex<float>* corner;
+    float fx, fy, fz;
+    bool conj;
+  };
+  Stencil stencil(double x, double y, double z) const;
   std::complex<float> sample(double x, double y, double z) const;
   /// Columns kx in [0, result) of Fourier row ky lie inside the circle |k| <= n/2.
   std::int64_t row_extent(std::int64_t ky) const;
