@@ -89,6 +89,10 @@ PYTHON
   angpix=$(awk '/^ *1 opticsGroup1/ {print $6}' angles.star)
   for ((rep = 1; rep <= repeat; rep++)); do
     for np in 1 2; do
+      # Each run starts without the previous run's output (as relion_project's below): replacing
+      # a file makes the new one take fresh page-cache memory while the old is still cached, and
+      # on this VM first-touched memory costs ~3 ms per MB (docs/benchmarks.md, simulate).
+      rm -f np$np.h5
       cpu mpiexec -np $np --oversubscribe "$bin" simulate "${common[@]}" \
         --set simulate.output=np$np.h5 > np$np.log 2>&1
       w_runs[$np]+=" $(cut -d' ' -f1 times.txt)"
@@ -97,6 +101,7 @@ PYTHON
       p_runs[$np]+=" $(awk '$1 == "project" {print $3}' np$np.log)"
     done
     sigma=$(grep -o "noise sigma [0-9.e+-]*" np1.log | awk '{print $3}')
+    rm -f relion.mrcs relion.star
     cpu relion_project --i cube.mrc --o relion --ang angles.star --ctf --add_noise \
       --white_noise "$sigma" --angpix "$angpix" > relion.log 2>&1
     r_runs+=" $(cut -d' ' -f1 times.txt)"

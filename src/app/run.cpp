@@ -18,9 +18,9 @@ namespace pairpose::app {
 namespace {
 
 /// The default order of the stages in a run (stages not listed follow, in table order).
-const char* const pipeline_order[] = {"phantom",     "molmap",   "simulate", "train",
-                                      "embed",       "pairs",    "recover",  "gauge",
-                                      "reconstruct", "evaluate", "report"};
+const char* const pipeline_order[] = {"phantom", "molmap",      "simulate", "train",
+                                      "embed",   "pairs",       "recover",  "gauge",
+                                      "refine",  "reconstruct", "evaluate", "report"};
 
 std::size_t order_of(const Stage* stage) {
   const std::size_t n_listed = sizeof pipeline_order / sizeof pipeline_order[0];
@@ -158,6 +158,7 @@ std::vector<StageOutput> section_outputs(const Stage& stage, const config::Param
   if (name == "pairs") return {array("pairs/index"), array("pairs/distance")};
   if (name == "recover") return {array("recover/quaternions")};
   if (name == "gauge") return {array("gauge/quaternions")};
+  if (name == "refine") return {array("refine/quaternions")};
   if (name == "evaluate") return {file("summary")};
   if (name == "report") return {{report_output(p), ""}};
   return {};

@@ -8,6 +8,7 @@
 #include "pairpose/pairs/stage.hpp"
 #include "pairpose/reconstruct/stage.hpp"
 #include "pairpose/recover/stage.hpp"
+#include "pairpose/refine/stage.hpp"
 #include "pairpose/simulate/molmap.hpp"
 #include "pairpose/simulate/stage.hpp"
 
@@ -34,6 +35,8 @@ const std::vector<Stage>& stages() {
        recover::declare_recover, recover::run_recover},
       {"gauge", "Left factor and transpose of recovered orientations from images (common lines)",
        gauge::declare_gauge, gauge::run_gauge},
+      {"refine", "Local refinement of orientations against gold-standard half-maps (matching)",
+       refine::declare_refine, refine::run_refine},
       {"evaluate",
        "Orientation error against the truth; map FSC (half-maps, aligned reference); plots",
        evaluate::declare_evaluate, evaluate::run_evaluate},

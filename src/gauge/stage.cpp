@@ -64,28 +64,6 @@ struct Evidence {
   std::vector<std::pair<std::int64_t, std::int64_t>> pairs;
 };
 
-std::vector<Quat> read_orientations(const io::Dataset& ds, const std::string& array) {
-  const std::string& path = ds.path();
-  PAIRPOSE_CHECK(ds.has(array), path << ": no complete array /" << array
-                                     << " (did the stage that writes it, e.g. pairpose recover, "
-                                        "finish on this dataset?)");
-  PAIRPOSE_CHECK(ds.n_rows(array) == ds.n_particles() && ds.n_cols(array) == 4,
-                 path << ": /" << array << " is " << ds.n_rows(array) << " x " << ds.n_cols(array)
-                      << ", expected " << ds.n_particles()
-                      << " x 4 (one quaternion w, x, y, z per particle)");
-  const auto rows = ds.read_all_rows<double>(array);
-  std::vector<Quat> q(static_cast<size_t>(rows.n_rows));
-  for (std::int64_t i = 0; i < rows.n_rows; ++i) {
-    q[i] = {rows.at(i, 0), rows.at(i, 1), rows.at(i, 2), rows.at(i, 3)};
-    const double norm = geometry::norm(q[i]);
-    PAIRPOSE_CHECK(std::isfinite(norm) && norm > 1e-12,
-                   path << ": /" << array << " row " << i
-                        << " is not a usable quaternion (zero or not finite)");
-    q[i] = geometry::normalized(q[i]);
-  }
-  return q;
-}
-
 /// The particles and pairs used as evidence; the same on every rank.
 Evidence choose_evidence(const io::Dataset& ds, const config::Params& p) {
   std::vector<std::int64_t> eligible;
@@ -228,7 +206,7 @@ void run_gauge(StageContext& ctx) {
   io::Dataset ds = io::Dataset::open(path, ctx.comm, io::Dataset::Mode::update);
   PAIRPOSE_CHECK(ds.has_images(), path << ": the dataset holds no images (/particles/images); "
                                           "the gauge is decided from the images");
-  const std::vector<Quat> q_hat = read_orientations(ds, p.string("orientations"));
+  const std::vector<Quat> q_hat = io::read_orientation_array(ds, p.string("orientations"));
   const Evidence e = choose_evidence(ds, p);
   PolarOptions po;
   po.image_size = ds.info().image_size;

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <exception>
+#include <map>
 #include <set>
 #include <type_traits>
 
@@ -74,9 +76,12 @@ struct Dataset::Impl {
   bool created = false;
   DatasetInfo info;
   Hid file, dxpl;
+  /// The /particles arrays of a created dataset, opened once by all ranks (write_local writes
+  /// through them: closing an array is collective in parallel HDF5, so it waits for close_file).
+  std::map<std::string, Hid> held_arrays;
   std::unique_ptr<OutputFile> output;
   std::set<std::string> session_groups; ///< top-level groups written in this session
-  std::int64_t n_images_written = 0, n_particles_written = 0;
+  std::int64_t n_images_written = 0, n_particles_written = 0; ///< by this rank
   int uncaught_at_start = std::uncaught_exceptions();
 
   ~Impl();
@@ -95,6 +100,12 @@ struct Dataset::Impl {
   template <class T>
   void write_rows(const std::string& name, std::int64_t n_local, int n_cols, const T* data);
   template <class T> RowArray<T> read_rows(const std::string& name, Block rows) const;
+  /// The checks of a particles write that need no communication: "" when fine.
+  std::string particles_problem(Block rows, const std::vector<Particle>& particles) const;
+  /// Moves rows of /particles/<leaf>: collectively over `over` = comm, or by this rank alone
+  /// when `over` = MPI_COMM_SELF (independent transfers either way).
+  void put_images(Block rows, const float* images, MPI_Comm over);
+  void put_particles(Block rows, const std::vector<Particle>& particles, MPI_Comm over);
 };
 
 Dataset::Impl::~Impl() {
@@ -103,6 +114,8 @@ Dataset::Impl::~Impl() {
   if (std::uncaught_exceptions() > uncaught_at_start || finalized) {
     // Unwinding (possibly on this rank only): a collective close could block. Leave the handle
     // to HDF5's shutdown; the OutputFile still removes the temporary.
+    for (auto& [leaf, id] : held_arrays)
+      id.release();
     file.release();
     dxpl.release();
     return;
@@ -111,6 +124,7 @@ Dataset::Impl::~Impl() {
 }
 
 void Dataset::Impl::abandon() {
+  held_arrays.clear();
   dxpl.reset();
   file.reset();
   if (comm != MPI_COMM_NULL) MPI_Comm_free(&comm);
@@ -220,6 +234,9 @@ void Dataset::Impl::create_particles_layout() {
   if (info.has_ctf) create_array(root, "/particles/ctf", H5T_IEEE_F64LE, {n, ctf_columns}, path);
   create_array(root, "/particles/map_index", H5T_STD_I32LE, {n}, path);
   session_groups.insert("particles");
+  for (const char* leaf : {"images", "orientation", "shift", "ctf", "map_index"})
+    if (h5::exists(root, std::string("/particles/") + leaf))
+      held_arrays[leaf] = particles_array(leaf);
 }
 
 void Dataset::Impl::close_file(bool mark_complete) {
@@ -230,6 +247,7 @@ void Dataset::Impl::close_file(bool mark_complete) {
     }
   if (mode == Mode::update)
     h5::check(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), path + ": flush failed");
+  held_arrays.clear();
   dxpl.reset();
   Hid f = std::move(file);
   h5::check(H5Fclose(f.release()), path + ": close failed");
@@ -322,12 +340,12 @@ void Dataset::commit() {
   PAIRPOSE_CHECK(d.file.valid(), d.path << ": dataset is closed");
   if (d.created) {
     const std::int64_t n = d.info.n_particles;
-    PAIRPOSE_CHECK(!has_images() || d.n_images_written == n, d.path << ": images written for "
-                                                                    << d.n_images_written << " of "
-                                                                    << n << " particles");
-    PAIRPOSE_CHECK(d.n_particles_written == n, d.path << ": metadata written for "
-                                                      << d.n_particles_written << " of " << n
-                                                      << " particles");
+    const std::int64_t images = mpi::all_sum(d.n_images_written, d.comm);
+    const std::int64_t metadata = mpi::all_sum(d.n_particles_written, d.comm);
+    PAIRPOSE_CHECK(!has_images() || images == n,
+                   d.path << ": images written for " << images << " of " << n << " particles");
+    PAIRPOSE_CHECK(metadata == n,
+                   d.path << ": metadata written for " << metadata << " of " << n << " particles");
   }
   d.close_file(d.mode == Mode::update);
   if (d.output) d.output->commit(d.comm);
@@ -350,16 +368,19 @@ Block Dataset::block() const { return split_block(n_particles(), impl().comm); }
 
 // --- particles ------------------------------------------------------------------------------
 
+void Dataset::Impl::put_images(Block rows, const float* images, MPI_Comm over) {
+  h5::transfer_rows(held_arrays.at("images").get(), H5T_NATIVE_FLOAT, rows.begin, rows.size(),
+                    const_cast<float*>(images), h5::Direction::write, dxpl.get(), over,
+                    path + ": /particles/images");
+  n_images_written += rows.size();
+}
+
 void Dataset::write_images(Block rows, const float* images) {
   Impl& d = impl();
   d.require_writable("write_images");
   PAIRPOSE_CHECK(d.created, d.path << ": images are written only when the dataset is created");
   d.agree_block(rows, n_particles(), "write_images");
-  Hid dset = d.particles_array("images");
-  h5::transfer_rows(dset.get(), H5T_NATIVE_FLOAT, rows.begin, rows.size(),
-                    const_cast<float*>(images), h5::Direction::write, d.dxpl.get(), d.comm,
-                    d.path + ": /particles/images");
-  d.n_images_written += mpi::all_sum(rows.size(), d.comm);
+  d.put_images(rows, images, d.comm);
 }
 
 void Dataset::write_images(Block rows, const ImageStack& images) {
@@ -373,6 +394,19 @@ void Dataset::write_images(Block rows, const ImageStack& images) {
   write_images(rows, images.data.data());
 }
 
+void Dataset::write_local(Block rows, const float* images, const std::vector<Particle>& particles) {
+  Impl& d = impl();
+  d.require_writable("write_local");
+  PAIRPOSE_CHECK(d.created, d.path << ": particles are written only when the dataset is created");
+  PAIRPOSE_CHECK(rows.begin >= 0 && rows.begin <= rows.end && rows.end <= n_particles(),
+                 d.path << ": write_local: block " << block_text(rows) << " outside [0, "
+                        << n_particles() << ")");
+  const std::string problem = d.particles_problem(rows, particles);
+  PAIRPOSE_CHECK(problem.empty(), problem);
+  if (has_images()) d.put_images(rows, images, MPI_COMM_SELF);
+  d.put_particles(rows, particles, MPI_COMM_SELF);
+}
+
 ImageStack Dataset::read_images(Block rows) const {
   Impl& d = impl();
   d.agree_block(rows, n_particles(), "read_images");
@@ -384,20 +418,29 @@ ImageStack Dataset::read_images(Block rows) const {
   return out;
 }
 
+std::string Dataset::Impl::particles_problem(Block rows,
+                                             const std::vector<Particle>& particles) const {
+  if (static_cast<std::int64_t>(particles.size()) != rows.size())
+    return path + ": write_particles: " + std::to_string(particles.size()) +
+           " particles for block " + block_text(rows);
+  for (std::size_t i = 0; i < particles.size(); ++i)
+    if (particles[i].has_ctf != info.has_ctf)
+      return path + ": write_particles: particle " + std::to_string(rows.begin + i) +
+             (info.has_ctf ? " has no CTF" : " has a CTF but the dataset has none");
+  return "";
+}
+
 void Dataset::write_particles(Block rows, const std::vector<Particle>& particles) {
   Impl& d = impl();
   d.require_writable("write_particles");
   PAIRPOSE_CHECK(d.created, d.path << ": particles are written only when the dataset is created");
   d.agree_block(rows, n_particles(), "write_particles");
-  std::string msg;
-  if (static_cast<std::int64_t>(particles.size()) != rows.size())
-    msg = path() + ": write_particles: " + std::to_string(particles.size()) +
-          " particles for block " + block_text(rows);
-  for (std::size_t i = 0; i < particles.size() && msg.empty(); ++i)
-    if (particles[i].has_ctf != d.info.has_ctf)
-      msg = path() + ": write_particles: particle " + std::to_string(rows.begin + i) +
-            (d.info.has_ctf ? " has no CTF" : " has a CTF but the dataset has none");
-  mpi::agree_or_throw(msg, d.comm);
+  mpi::agree_or_throw(d.particles_problem(rows, particles), d.comm);
+  d.put_particles(rows, particles, d.comm);
+}
+
+void Dataset::Impl::put_particles(Block rows, const std::vector<Particle>& particles,
+                                  MPI_Comm over) {
   const std::size_t n = particles.size();
   std::vector<double> quat(4 * n), shift(2 * n), ctf(ctf_columns * n);
   std::vector<std::int32_t> map_index(n);
@@ -415,15 +458,14 @@ void Dataset::write_particles(Block rows, const std::vector<Particle>& particles
     map_index[i] = p.map_index;
   }
   auto put = [&](const char* leaf, hid_t type, void* data) {
-    Hid dset = d.particles_array(leaf);
-    h5::transfer_rows(dset.get(), type, rows.begin, rows.size(), data, h5::Direction::write,
-                      d.dxpl.get(), d.comm, d.path + ": /particles/" + leaf);
+    h5::transfer_rows(held_arrays.at(leaf).get(), type, rows.begin, rows.size(), data,
+                      h5::Direction::write, dxpl.get(), over, path + ": /particles/" + leaf);
   };
-  if (d.info.has_orientations) put("orientation", H5T_NATIVE_DOUBLE, quat.data());
+  if (info.has_orientations) put("orientation", H5T_NATIVE_DOUBLE, quat.data());
   put("shift", H5T_NATIVE_DOUBLE, shift.data());
-  if (d.info.has_ctf) put("ctf", H5T_NATIVE_DOUBLE, ctf.data());
+  if (info.has_ctf) put("ctf", H5T_NATIVE_DOUBLE, ctf.data());
   put("map_index", H5T_NATIVE_INT32, map_index.data());
-  d.n_particles_written += mpi::all_sum(rows.size(), d.comm);
+  n_particles_written += rows.size();
 }
 
 std::vector<Particle> Dataset::read_particles(Block rows) const {
@@ -637,6 +679,28 @@ std::string Dataset::attribute(const std::string& object, const std::string& key
   PAIRPOSE_CHECK(p.empty() || h5::exists(d.file.get(), p), d.path << ": no object " << p);
   Hid obj = h5::open_object(d.file.get(), p.empty() ? "/" : p, d.path);
   return h5::read_string_attribute(obj.get(), key, d.path + ": " + (p.empty() ? "/" : p));
+}
+
+std::vector<geometry::Quat> read_orientation_array(const Dataset& ds, const std::string& array) {
+  const std::string& path = ds.path();
+  PAIRPOSE_CHECK(ds.has(array), path << ": no complete array /" << array
+                                     << " (did the stage that writes it, e.g. pairpose recover, "
+                                        "finish on this dataset?)");
+  PAIRPOSE_CHECK(ds.n_rows(array) == ds.n_particles() && ds.n_cols(array) == 4,
+                 path << ": /" << array << " is " << ds.n_rows(array) << " x " << ds.n_cols(array)
+                      << ", expected " << ds.n_particles()
+                      << " x 4 (one quaternion w, x, y, z per particle)");
+  const auto rows = ds.read_all_rows<double>(array);
+  std::vector<geometry::Quat> q(static_cast<size_t>(rows.n_rows));
+  for (std::int64_t i = 0; i < rows.n_rows; ++i) {
+    q[i] = {rows.at(i, 0), rows.at(i, 1), rows.at(i, 2), rows.at(i, 3)};
+    const double norm = geometry::norm(q[i]);
+    PAIRPOSE_CHECK(std::isfinite(norm) && norm > 1e-12,
+                   path << ": /" << array << " row " << i
+                        << " is not a usable quaternion (zero or not finite)");
+    q[i] = geometry::normalized(q[i]);
+  }
+  return q;
 }
 
 } // namespace pairpose::io

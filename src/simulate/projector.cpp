@@ -258,6 +258,16 @@ void FourierProjector::slice(const geometry::Mat3& a, std::complex<float>* out) 
   }
 }
 
+void FourierProjector::slice_at(const geometry::Mat3& a, const std::int32_t* kx,
+                                const std::int32_t* ky, std::int64_t count,
+                                std::complex<float>* out) const {
+  const double s = scale_;
+  for (std::int64_t j = 0; j < count; ++j) {
+    const double x = s * kx[j], y = s * ky[j];
+    out[j] = sample(x * a[0] + y * a[3], x * a[1] + y * a[4], x * a[2] + y * a[5]);
+  }
+}
+
 void FourierProjector::project_into(const Particle& p, bool apply_ctf, Workspace& ws,
                                     float* out) const {
   const std::int64_t n = n_, n_cols = n / 2 + 1;

@@ -70,7 +70,9 @@ void declare_simulate(config::Schema& s) {
   s.integer("seed", 1, 0, 9.0e18, "Random seed: particle i depends only on (seed, i).");
   s.integer("pad", 2, 1, 4, "Padding factor of the 3D Fourier grid (RELION uses 2).");
   s.integer("threads", 1, 1, 256, "Threads per rank for projecting.");
-  s.integer("batch_size", 1024, 1, 1e7, "Particles a rank projects and writes at a time.");
+  s.integer("batch_size", 1024, 1, 1e7,
+            "Most particles a rank projects and writes at a time; pieces are also at most "
+            "1/16 of a rank's share, dealt out in turns so that ranks finish together.");
 }
 
 namespace {
@@ -219,14 +221,20 @@ void write_dataset(StageContext& ctx, const Setup& s,
   info.attributes["simulate_noise_sigma"] = std::to_string(sigma);
   io::Dataset dataset = io::Dataset::create(s.output, ctx.comm, info);
 
-  const Block mine = split_block(s.n_particles, ctx.comm);
-  const std::int64_t n_rounds =
-      mpi::all_max<std::int64_t>((mine.size() + s.batch - 1) / s.batch, ctx.comm);
-  Progress progress(ctx.log, "projecting", mine.size());
+  // Pieces of `chunk` particles are dealt out in turns from a shared counter: a rank on a busier
+  // core (or a slower node) simply does fewer. Each particle's draws depend on (seed, index)
+  // only and each piece is written to its own rows, so the file does not depend on which rank
+  // did what (nor on the number of ranks).
+  const int n_ranks = mpi::comm_size(ctx.comm);
+  const std::int64_t chunk =
+      std::clamp<std::int64_t>(s.n_particles / (16 * std::int64_t(n_ranks)), 1, s.batch);
+  mpi::SharedCounter next_piece(ctx.comm);
+  Progress progress(ctx.log, "projecting", (s.n_particles + n_ranks - 1) / n_ranks);
   std::vector<Particle> particles;
-  for (std::int64_t r = 0; r < n_rounds; ++r) {
-    const Block rows{std::min(mine.end, mine.begin + r * s.batch),
-                     std::min(mine.end, mine.begin + (r + 1) * s.batch)};
+  for (;;) {
+    const std::int64_t first = next_piece.fetch_add(chunk);
+    if (first >= s.n_particles) break;
+    const Block rows{first, std::min(s.n_particles, first + chunk)};
     ImageStack images;
     {
       auto t = ctx.timers.scope("project");
@@ -238,8 +246,7 @@ void write_dataset(StageContext& ctx, const Setup& s,
         add_particle_noise(images.image(k), images.image_size(), sigma, s.seed, rows.begin + k);
     }
     auto t = ctx.timers.scope("write dataset");
-    dataset.write_images(rows, images.data.data());
-    dataset.write_particles(rows, particles);
+    dataset.write_local(rows, images.data.data(), particles);
     progress.advance(rows.size());
   }
   progress.finish();

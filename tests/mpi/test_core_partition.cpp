@@ -1,6 +1,9 @@
 #define BOOST_TEST_MODULE core_partition
 #include "pairpose_test.hpp"
 
+#include <algorithm>
+#include <vector>
+
 #include "pairpose/core/error.hpp"
 #include "pairpose/core/mpi.hpp"
 #include "pairpose/core/partition.hpp"
@@ -54,6 +57,32 @@ BOOST_AUTO_TEST_CASE(agree_or_throw_carries_the_failing_ranks_message) {
     BOOST_TEST(std::string(e.what()).find("bad input on the last rank") != std::string::npos);
   }
   BOOST_CHECK_NO_THROW(mpi::agree_or_throw("", world));
+}
+
+BOOST_AUTO_TEST_CASE(shared_counter_deals_every_piece_once) {
+  MPI_Comm world = MPI_COMM_WORLD;
+  const std::int64_t n = 1000, step = 7;
+  std::vector<std::int64_t> mine;
+  {
+    mpi::SharedCounter counter(world, 5);
+    for (std::int64_t first; (first = counter.fetch_add(step)) < n;)
+      mine.push_back(first);
+  }
+  // Every rank took at least the one fetch past the end; together they took each piece once.
+  std::vector<std::int64_t> taken(size_t(n), 0);
+  for (const auto first : mine)
+    for (std::int64_t i = first; i < std::min(n, first + step); ++i)
+      ++taken[size_t(i)];
+  mpi::all_sum_inplace(taken.data(), n, world);
+  for (std::int64_t i = 0; i < n; ++i)
+    BOOST_TEST(taken[size_t(i)] == (i < 5 ? 0 : 1), "piece " << i);
+  // The pieces a rank gets come in increasing order.
+  BOOST_TEST(std::is_sorted(mine.begin(), mine.end()));
+  // A second counter on the same communicator starts afresh.
+  mpi::SharedCounter again(world);
+  const std::int64_t got = again.fetch_add(1);
+  BOOST_TEST(mpi::all_sum(got, world) ==
+             std::int64_t(mpi::comm_size(world)) * (mpi::comm_size(world) - 1) / 2);
 }
 
 BOOST_AUTO_TEST_CASE(random_streams_depend_only_on_seed_stream_index) {

@@ -177,6 +177,44 @@ BOOST_AUTO_TEST_CASE(two_ranks_write_the_same_content_as_one) {
   BOOST_TEST((a.info().attributes == b.info().attributes));
 }
 
+BOOST_AUTO_TEST_CASE(pieces_taken_in_turns_write_the_same_file) {
+  // Ranks take pieces of 4 particles from a shared counter and write each with write_local (a
+  // different number of calls per rank); the file equals the collective one, and commit()
+  // refuses a dataset with a piece missing.
+  const std::string folder = scratch("dataset_local");
+  const std::int64_t n = 23, size = 9, step = 4;
+  write_sample(folder + "/collective.h5", world(), n, size);
+  auto write_in_turns = [&](const std::string& path, std::int64_t skip) {
+    Dataset ds = Dataset::create(path, world(), sample_info(n, size));
+    mpi::SharedCounter next(world());
+    for (std::int64_t first; (first = next.fetch_add(step)) < n;) {
+      if (first == skip) continue;
+      const Block b{first, std::min(n, first + step)};
+      std::vector<float> images;
+      std::vector<Particle> particles;
+      for (std::int64_t i = b.begin; i < b.end; ++i) {
+        for (std::int64_t k = 0; k < size * size; ++k)
+          images.push_back(pixel(i, k));
+        particles.push_back(particle(i));
+      }
+      ds.write_local(b, images.data(), particles);
+    }
+    ds.commit();
+  };
+  write_in_turns(folder + "/turns.h5", -1);
+  Dataset a = Dataset::open(folder + "/collective.h5", world());
+  Dataset b = Dataset::open(folder + "/turns.h5", world());
+  const Block all{0, n};
+  BOOST_TEST(a.read_images(all).data == b.read_images(all).data);
+  const auto pb = b.read_particles(all);
+  for (std::int64_t i = 0; i < n; ++i)
+    check_particle(pb[size_t(i)], i);
+  const std::string missing = error_of([&] { write_in_turns(folder + "/gap.h5", 8); });
+  BOOST_TEST(contains(missing, "images written for 19 of 23 particles"), missing);
+  BOOST_TEST(!file_exists(folder + "/gap.h5"));
+  BOOST_TEST(!file_exists(folder + "/gap.h5.part"));
+}
+
 BOOST_AUTO_TEST_CASE(variable_rows_and_result_groups) {
   const std::string path = scratch("dataset_rows") + "/run.h5";
   DatasetInfo info = sample_info(10, 0);

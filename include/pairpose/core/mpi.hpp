@@ -78,4 +78,25 @@ bool all_true(bool ok, MPI_Comm comm);
 /// the job cleanly instead of leaving the other ranks in a collective.
 void agree_or_throw(const std::string& message, MPI_Comm comm);
 
+/// A counter shared by the ranks of a communicator, for dealing out work in turns: a rank that
+/// finishes early takes the next piece instead of waiting for a slower one (a busier core, a
+/// slower node). Construction and destruction are collective; fetch_add is one-sided (an MPI-3
+/// atomic on a window held by rank 0), so ranks call it as often as they like, independently.
+/// Whoever does a piece, what it computes must depend on the piece alone for results to be
+/// independent of the rank count and of timing.
+class SharedCounter {
+public:
+  /// Collective. The counter starts at `start`.
+  explicit SharedCounter(MPI_Comm comm, std::int64_t start = 0);
+  ~SharedCounter();
+  SharedCounter(const SharedCounter&) = delete;
+  SharedCounter& operator=(const SharedCounter&) = delete;
+  /// Local: adds `step` and returns the value before the addition.
+  std::int64_t fetch_add(std::int64_t step);
+
+private:
+  MPI_Win win_ = MPI_WIN_NULL;
+  int uncaught_at_start_ = 0;
+};
+
 } // namespace pairpose::mpi

@@ -154,6 +154,12 @@ public:
   /// rows.size()): orientation (if has_orientations()), shift, CTF (if has_ctf(); each particle
   /// must then have has_ctf), map index. Same batching rule as write_images.
   void write_particles(Block rows, const std::vector<Particle>& particles);
+  /// Local (not collective): writes the images (when the dataset has images; else `images` is
+  /// ignored) and the metadata of particles [rows.begin, rows.end) from this rank alone, for
+  /// ranks that take their work in turns (mpi::SharedCounter) and so make different numbers of
+  /// calls. Same layout and rules as write_images + write_particles; a bad block or particle
+  /// list throws on this rank only. commit() checks the total over all ranks.
+  void write_local(Block rows, const float* images, const std::vector<Particle>& particles);
   /// Collective. Metadata of particles [rows.begin, rows.end). Orientation is the identity when
   /// the file has none; has_ctf follows has_ctf().
   std::vector<Particle> read_particles(Block rows) const;
@@ -205,5 +211,10 @@ private:
   Impl& impl() const;
   std::unique_ptr<Impl> impl_;
 };
+
+/// Collective. The N × 4 array `array` (e.g. "gauge/quaternions") as N unit quaternions, on every
+/// rank. Throws naming the file and array when it is absent or incomplete (the stage that writes
+/// it did not finish), not N × 4, or holds a row that is zero or not finite (naming the row).
+std::vector<geometry::Quat> read_orientation_array(const Dataset& ds, const std::string& array);
 
 } // namespace pairpose::io

@@ -86,6 +86,11 @@ public:
   /// order), with the image centre n/2 as the phase origin, without CTF or shift. Thread-safe.
   void slice(const geometry::Mat3& a, std::complex<float>* out) const;
 
+  /// The slice at A at the `count` frequencies (kx[j], ky[j]) (image Fourier indices, kx ≥ 0,
+  /// |k| ≤ n/2): the values slice() gives there, for matching a band of frequencies only.
+  /// Thread-safe.
+  void slice_at(const geometry::Mat3& a, const std::int32_t* kx, const std::int32_t* ky,
+                std::int64_t count, std::complex<float>* out) const;
   /// One n × n image (x fastest) for particle `p`: orientation, shift (Å), and the CTF when
   /// p.has_ctf and `apply_ctf`. Thread-safe; allocates its own workspace.
   void project(const Particle& p, float* out, bool apply_ctf = true) const;
