@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Ab-initio side by side (issue #6): pairpose's route from the images (embed -> pairs -> recover ->
-# gauge -> reconstruct, with the case's trained network) against RELION 3.1's stochastic gradient
-# descent (`relion_refine --denovo_3dref --sgd`, the flags of RELION's InitialModel job) on the
-# same particles; both maps compared to the true 5j0n.mrc by `pairpose evaluate` (alignment =
+# gauge -> refine -> reconstruct, with the case's trained network) against RELION 3.1's stochastic
+# gradient descent (`relion_refine --denovo_3dref --sgd`, the flags of RELION's InitialModel job)
+# on the same particles; both maps compared to the true 5j0n.mrc by `pairpose evaluate` (alignment =
 # "search": frame and hand fitted, FSC 0.5). Prints one table: route, wall time, FSC 0.5.
 #
 #   jobs/bench-abinitio.sh [case=noiseless] [work folder=/tmp/pairpose-accept-learn/<case>]
@@ -89,14 +89,14 @@ print(f"particles.star/.mrcs = particles.h5 ({images.shape[0]} images of {images
 EOF
 
 # 2. pairpose's route from the images, stage by stage (records in run/stages/).
-stages=(embed pairs recover gauge reconstruct)
+stages=(embed pairs recover gauge refine reconstruct)
 if [ -z "${SKIP_PAIRPOSE:-}" ]; then
   list=$(printf '"%s",' "${stages[@]}")
   t_pairpose=$(timed pairpose.log "${run_pairpose[@]}" run "$params" --set run.folder=run \
     --set "run.stages=[${list%,}]" --set run.force=true \
     --set embed.dataset=particles.h5 --set pairs.dataset=particles.h5 \
     --set recover.dataset=particles.h5 --set gauge.dataset=particles.h5 \
-    --set reconstruct.input=particles.h5 --set reconstruct.output=pairpose/map.mrc)
+    --set refine.dataset=particles.h5 --set reconstruct.input=particles.h5 --set reconstruct.output=pairpose/map.mrc)
   echo "$t_pairpose" >pairpose.wall
 fi
 t_pairpose=$(cat pairpose.wall)
@@ -168,7 +168,7 @@ def residual_shift(path):
     peak = np.array(np.unravel_index(np.argmax(c), c.shape))
     return np.linalg.norm(np.where(peak > n // 2, peak - n, peak))
 
-rows = [("pairpose (embed..reconstruct)", t_pp, "pairpose/map.mrc"), ("RELION SGD", t_rel, relion_map)]
+rows = [("pairpose (embed..refine..reconstruct)", t_pp, "pairpose/map.mrc"), ("RELION SGD", t_rel, relion_map)]
 print(f"| route | wall (s) | FSC 0.5 vs true map (Å) | residual shift (voxels) |")
 print("|---|---|---|---|")
 for (name, t, m), route in zip(rows, ("pairpose", "relion")):

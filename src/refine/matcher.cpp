@@ -38,6 +38,11 @@ Matcher::Matcher(std::int64_t n, double pixel_size, const MatchOptions& o)
       const double r = std::sqrt(double(kx * kx + ky * ky));
       // Column kx = 0 holds ky and −ky as conjugates: keep one of each pair.
       if (r < o.k_min || r > o.k_max || (kx == 0 && ky < 0)) continue;
+      const auto shell = static_cast<std::size_t>(std::lround(r));
+      const double f = shell < o.shell_filter.size() ? o.shell_filter[shell]
+                       : o.shell_filter.empty()      ? 1.0
+                                                     : o.shell_filter.back();
+      filter_.push_back(static_cast<float>(std::clamp(f, 0.0, 1.0)));
       kx_.push_back(static_cast<std::int32_t>(kx));
       ky_.push_back(static_cast<std::int32_t>(ky));
       offset_.push_back(row * n_cols + kx);
@@ -88,7 +93,7 @@ MatchResult Matcher::match(const simulate::FourierProjector& reference, const fl
   const double df = 1.0 / (n * pixel_size_);
   const double tx = particle.shift_x / pixel_size_, ty = particle.shift_y / pixel_size_;
   for (std::size_t j = 0; j < kx_.size(); ++j) {
-    const double c = with_ctf ? ctf(kx_[j] * df, ky_[j] * df) : 1.0;
+    const double c = (with_ctf ? ctf(kx_[j] * df, ky_[j] * df) : 1.0) * filter_[j];
     const std::complex<double> ramp = std::polar(1.0, -2 * M_PI * (kx_[j] * tx + ky_[j] * ty) / n);
     const double sign = ((kx_[j] + ky_[j]) & 1) ? -1.0 : 1.0;
     const std::complex<double> x = std::complex<double>(spectrum_[offset_[j]]) * ramp * sign;

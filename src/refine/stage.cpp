@@ -241,6 +241,10 @@ void run_refine(StageContext& ctx) {
     mo.step_deg = std::max(s.step / std::pow(2.0, it), s.min_step);
     mo.min_step_deg = s.min_step;
     mo.apply_ctf = s.rec.apply_ctf;
+    // The reference filtered by its estimated reliability: sqrt(FSC_full), FSC_full = 2F/(1+F)
+    // the FSC expected of the full map from the half-maps' F.
+    for (const double f : fsc)
+      mo.shell_filter.push_back(f > 0 ? std::sqrt(2 * f / (1 + f)) : 0.0);
     Matcher matcher(n, s.rec.pixel_size, mo);
     std::unique_ptr<simulate::FourierProjector> ref1, ref2;
     {

@@ -12,8 +12,9 @@
 ///                                                                     particle's shift t undone
 ///     score(A) = Σ_k Re(conj(X(k)) · c(k) · S_A(k)) / sqrt(Σ_k c(k)² |S_A(k)|²)
 ///
-/// with c the particle's CTF (1 without one): the correlation of the image with the predicted
-/// projection c·S_A, each optimally scaled (white noise assumed). The search is a local pattern
+/// with c the particle's CTF (1 without one) times the reference filter f(|k|) (MatchOptions::
+/// shell_filter): the correlation of the image with the predicted projection c·S_A, each
+/// optimally scaled (white noise assumed). The search is a local pattern
 /// search on rotations A' = exp([ω]×) · A: from the current A, the 26 neighbours ω ∈ δ{−1,0,1}³
 /// are scored and the best taken while it improves (at most `max_moves` times per step size),
 /// then δ is halved, from `step` down to `min_step`.
@@ -34,6 +35,10 @@ struct MatchOptions {
   double min_step_deg = 0.25; ///< the search stops after the step below this
   int max_moves = 4;          ///< moves per step size
   bool apply_ctf = true;      ///< use the particle's CTF (when it has one)
+  /// Filter f(s) of the reference per shell s = round(|k|) (S_A becomes f·S_A), e.g. RELION's
+  /// sqrt(2 FSC / (1 + FSC)) from the half-map FSC, so that shells the reference knows poorly
+  /// weigh less; empty = 1 everywhere. Values outside [0, 1] are clipped.
+  std::vector<double> shell_filter;
 };
 
 struct MatchResult {
@@ -66,6 +71,7 @@ private:
   MatchOptions options_;
   std::vector<std::int32_t> kx_, ky_;         ///< the band, in the r2c half-plane
   std::vector<std::int64_t> offset_;          ///< index of each band frequency in the r2c layout
+  std::vector<float> filter_;                 ///< f(|k|) on the band
   std::vector<std::complex<float>> target_;   ///< conj(X) · c on the band
   std::vector<float> ctf2_;                   ///< c² on the band
   std::vector<std::complex<float>> slice_;    ///< S_A on the band (workspace)
