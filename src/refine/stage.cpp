@@ -22,7 +22,8 @@ void declare_refine(config::Schema& s) {
   s.string("orientations", "gauge/quaternions",
            "N × 4 array of the orientations to start from (after the gauge).");
   s.integer("iterations", 4, 1, 100,
-            "Rounds of reconstruct half-maps → match every particle against its half-map.");
+            "Most rounds of reconstruct half-maps → match every particle against its half-map; "
+            "fewer when the median particle moved by less than min_step in a round.");
   s.real("step", 6, 0.01, 90, "First search step of the first iteration (halved each iteration).",
          "degrees");
   s.real("min_step", 0.25, 0.001, 90, "The search of a particle stops after this step.", "degrees");
@@ -228,10 +229,13 @@ void run_refine(StageContext& ctx) {
     const std::vector<double> fsc = evaluate::fourier_shell_correlation(half1, half2);
     const double shell = evaluate::shell_at(fsc, 0.143);
     const double resolution = evaluate::shell_resolution(shell, n, s.rec.pixel_size);
-    if (it == s.iterations) {
+    // Converged: the last pass moved the median particle by less than the finest step.
+    const bool converged = !median_changes.empty() && median_changes.back() < s.min_step;
+    if (it == s.iterations || converged) {
       final_resolution = resolution;
-      ctx.log.info("refine: half-maps of the refined orientations: FSC 0.143 at {:.2f} Å",
-                   resolution);
+      ctx.log.info("refine: half-maps of the refined orientations: FSC 0.143 at {:.2f} Å{}",
+                   resolution,
+                   converged ? fmt::format(" (converged after {} iteration(s))", it) : "");
       break;
     }
     double k_max = std::min<double>(shell, n / 2 - 1);
@@ -295,7 +299,7 @@ void run_refine(StageContext& ctx) {
     ds.set_attribute("refine", key, value);
   };
   set("orientations", s.array);
-  set("iterations", std::to_string(s.iterations));
+  set("iterations", std::to_string(median_changes.size()));
   set("resolution_angstrom", joined(resolutions, "{:.6g}"));
   set("band", joined(bands, "{:.6g}"));
   set("median_change_deg", joined(median_changes, "{:.6g}"));

@@ -19,7 +19,8 @@
 ///     that band (refine::Matcher: pattern search from `step`/2^(t−1) degrees, halving down to
 ///     `min_step`), each rank its block, no communication;
 /// and the matched orientations are inserted into the next iteration's half-maps as they are
-/// found (one pass over the images per iteration).
+/// found (one pass over the images per iteration). The iterations stop early once an iteration
+/// moved the median particle by less than `min_step` (converged).
 ///
 /// Output, group /refine of the dataset (complete = 1 after a finished run):
 ///
@@ -28,7 +29,7 @@
 /// | `refine/quaternions` | float64 | N × 4 | refined orientations (w, x, y, z), canonical |
 /// | `refine/score`       | float64 | N × 1 | each particle's final matching score        |
 ///
-/// Attributes of /refine: orientations (the input array), iterations, and per iteration
+/// Attributes of /refine: orientations (the input array), iterations (those run), and per iteration
 /// (comma-separated) resolution_angstrom (half-map FSC 0.143 of the maps it matched against),
 /// band (highest frequency index used) and median_change_deg; final_resolution_angstrom (the
 /// half-maps of the refined orientations); when the dataset holds true orientations also
