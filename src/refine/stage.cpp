@@ -10,6 +10,7 @@
 #include "pairpose/evaluate/fsc.hpp"
 #include "pairpose/evaluate/orientation_error.hpp"
 #include "pairpose/io/dataset.hpp"
+#include "pairpose/io/orientation_star.hpp"
 #include "pairpose/reconstruct/reconstructor.hpp"
 #include "pairpose/refine/matcher.hpp"
 
@@ -41,6 +42,9 @@ void declare_refine(config::Schema& s) {
   s.integer("seed", 1, 0, 9.0e18,
             "Seed of the half-set split (the same as reconstruct.seed gives the same halves).");
   s.integer("batch_size", 512, 1, 1e7, "Particles a rank reads at a time.");
+  s.string("star", "", "Also export the refined orientations as a RELION STAR file (empty = no).");
+  s.string("star_stack", "particles.mrcs",
+           "STAR export: the image stack the rlnImageName entries point to (N@stack).");
 }
 
 namespace {
@@ -176,6 +180,17 @@ void run_refine(StageContext& ctx) {
   }
   std::vector<double> errors;
   if (ds.has_orientations()) errors.push_back(physical_median());
+  // Every rank's block of q to every rank (each rank refines only its own block).
+  auto share_orientations = [&] {
+    std::vector<double> flat(4 * static_cast<size_t>(ds.n_particles()), 0.0);
+    for (std::int64_t i = mine.begin; i < mine.end; ++i) {
+      const Quat& x = q[i];
+      flat[4 * i] = x.w, flat[4 * i + 1] = x.x, flat[4 * i + 2] = x.y, flat[4 * i + 3] = x.z;
+    }
+    mpi::all_sum_inplace(flat.data(), static_cast<std::int64_t>(flat.size()), ctx.comm);
+    for (std::int64_t i = 0; i < ds.n_particles(); ++i)
+      q[i] = {flat[4 * i], flat[4 * i + 1], flat[4 * i + 2], flat[4 * i + 3]};
+  };
 
   // One pass over this rank's images: match each against `ref` (when given) and insert it with
   // its (new) orientation into `rec`.
@@ -268,14 +283,7 @@ void run_refine(StageContext& ctx) {
     // Each rank matches and writes its own block; only the physical error (known truth) needs
     // every orientation.
     if (ds.has_orientations()) {
-      std::vector<double> flat(4 * static_cast<size_t>(ds.n_particles()), 0.0);
-      for (std::int64_t i = mine.begin; i < mine.end; ++i) {
-        const Quat& x = q[i];
-        flat[4 * i] = x.w, flat[4 * i + 1] = x.x, flat[4 * i + 2] = x.y, flat[4 * i + 3] = x.z;
-      }
-      mpi::all_sum_inplace(flat.data(), static_cast<std::int64_t>(flat.size()), ctx.comm);
-      for (std::int64_t i = 0; i < ds.n_particles(); ++i)
-        q[i] = {flat[4 * i], flat[4 * i + 1], flat[4 * i + 2], flat[4 * i + 3]};
+      share_orientations();
       errors.push_back(physical_median());
     }
     ctx.log.info("refine: iteration {}: matched against half-maps at {:.2f} Å (band to {:.1f}, "
@@ -307,6 +315,13 @@ void run_refine(StageContext& ctx) {
   if (!errors.empty()) set("physical_error_median_deg", joined(errors, "{:.6g}"));
   set("provenance", ctx.provenance);
   ds.commit();
+  if (!p.string("star").empty()) {
+    share_orientations();
+    for (auto& x : q)
+      x = geometry::canonical(geometry::normalized(x));
+    io::write_orientations_star(p.string("star"), p.string("star_stack"),
+                                io::Dataset::open(path, ctx.comm), q, ctx.provenance, ctx.comm);
+  }
   ctx.log.info("refine: wrote /refine to {}", path);
 }
 

@@ -8,6 +8,7 @@
 #include "pairpose/core/error.hpp"
 #include "pairpose/core/mpi.hpp"
 #include "pairpose/io/dataset.hpp"
+#include "pairpose/io/star.hpp"
 #include "pairpose/refine/matcher.hpp"
 #include "pairpose/refine/stage.hpp"
 
@@ -60,7 +61,8 @@ void make_dataset(const std::string& path, MPI_Comm comm) {
   ds.commit();
 }
 
-void run(const std::string& dataset, const std::string& orientations) {
+void run(const std::string& dataset, const std::string& orientations,
+         const std::string& star = "") {
   config::Schema schema("refine", "");
   refine::declare_refine(schema);
   std::map<std::string, config::Value> values;
@@ -73,10 +75,16 @@ void run(const std::string& dataset, const std::string& orientations) {
   params.set("step", 4.0);
   params.set("min_step", 0.25);
   params.set("batch_size", std::int64_t(32)); // several rounds per rank
+  params.set("star", star);
   Logger log(MPI_COMM_WORLD, LogLevel::quiet);
   TimerOutput timers(MPI_COMM_WORLD);
   StageContext ctx{MPI_COMM_WORLD, params, log, timers, "# test"};
   refine::run_refine(ctx);
+}
+
+/// A scratch folder of its own for each rank count (ctest may run np1 and np2 at once).
+std::string scratch(const std::string& name) {
+  return testing::scratch_folder(name + "_np" + std::to_string(mpi::comm_size(MPI_COMM_WORLD)));
 }
 
 double median(std::vector<double> v) {
@@ -87,9 +95,10 @@ double median(std::vector<double> v) {
 } // namespace
 
 BOOST_AUTO_TEST_CASE(orientations_4_degrees_off_come_back) {
-  const std::string path = testing::scratch_folder("refine_stage") + "/blobs.h5";
+  const std::string dir = scratch("refine_stage");
+  const std::string path = dir + "/blobs.h5", star = dir + "/refined.star";
   make_dataset(path, MPI_COMM_WORLD);
-  run(path, "gauge/quaternions");
+  run(path, "gauge/quaternions", star);
   const auto ds = io::Dataset::open(path, MPI_COMM_WORLD);
   BOOST_TEST(ds.is_complete("refine"));
   const auto start = io::read_orientation_array(ds, "gauge/quaternions");
@@ -103,6 +112,13 @@ BOOST_AUTO_TEST_CASE(orientations_4_degrees_off_come_back) {
   BOOST_TEST(median(before) == start_error_deg, boost::test_tools::tolerance(1e-6));
   BOOST_TEST_MESSAGE("median error " << median(before) << "° -> " << median(after) << "°");
   BOOST_TEST(median(after) < 0.75);
+  // The STAR export holds the same orientations, every particle (each rank refined a block).
+  const io::ParticleStar exported = io::read_particles_star(star);
+  BOOST_TEST(std::int64_t(exported.particles.size()) == n_particles);
+  double worst = 0;
+  for (std::int64_t i = 0; i < n_particles; ++i)
+    worst = std::max(worst, geometry::distance(exported.particles[i].orientation, refined[i]));
+  BOOST_TEST(worst * 180 / M_PI < 1e-3); // Euler angles in the file: 6 decimals
   BOOST_TEST(ds.n_rows("refine/score") == n_particles);
   // The attributes record each iteration, and the physical error (known truth) falls.
   const std::string errors = ds.attribute("refine", "physical_error_median_deg");
@@ -112,7 +128,7 @@ BOOST_AUTO_TEST_CASE(orientations_4_degrees_off_come_back) {
 }
 
 BOOST_AUTO_TEST_CASE(a_missing_orientation_array_is_named) {
-  const std::string path = testing::scratch_folder("refine_errors") + "/blobs.h5";
+  const std::string path = scratch("refine_errors") + "/blobs.h5";
   make_dataset(path, MPI_COMM_WORLD);
   BOOST_CHECK_EXCEPTION(run(path, "recover/quaternions"), Error, [](const Error& e) {
     return std::string(e.what()).find("no complete array /recover/quaternions") !=

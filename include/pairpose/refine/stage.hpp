@@ -34,7 +34,8 @@
 /// band (highest frequency index used) and median_change_deg; final_resolution_angstrom (the
 /// half-maps of the refined orientations); when the dataset holds true orientations also
 /// physical_error_median_deg per iteration (evaluate/orientation_error.hpp; the first value is
-/// the input's). Results depend on the number of ranks only through the float summation order
+/// the input's). Optionally exports a RELION STAR file of the refined orientations (`star`).
+/// Results depend on the number of ranks only through the float summation order
 /// of the reconstructions.
 ///
 /// Errors (before any output): no images, the orientation array absent / incomplete / not N × 4
