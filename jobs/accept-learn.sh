@@ -10,14 +10,15 @@
 #   STAGES="pairs recover evaluate" to redo the recovery with a trained model.
 #
 # The file is run with `pairpose run` (sections in pipeline order: molmap*, simulate*, train*,
-# embed*, pairs*, recover*, gauge*, reconstruct*, evaluate*; a labelled table [<stage>-<label>] is
+# embed*, pairs*, recover*, gauge*, refine*, reconstruct*, evaluate*; a labelled table [<stage>-<label>] is
 # another instance of its stage). Records go to run/ in the work folder, so a second call skips
 # the sections that finished with unchanged parameters and continues a stopped run.
 #
 # Figures printed (one line each, `figure: value`): wall seconds per section; training
 # validation RMSE; test-pair RMSE of d_hat - d_q over all pairs of /pairs (radians); median and
 # mean E_OR of the recovered orientations; with [gauge], [reconstruct] and evaluate's map part:
-# the physical error after the gauge and the FSC resolutions (evaluate's summary).
+# the physical error after the gauge and the FSC resolutions, masked too (evaluate's summary);
+# with [refine]: its physical error per iteration and its final half-map resolution.
 set -euo pipefail
 src="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 case_name="${1:?usage: jobs/accept-learn.sh <case> [build folder]}"
@@ -92,4 +93,17 @@ if summary and os.path.exists(summary):
         fsc = e.get("maps", {}).get(part, {})
         if "resolution_angstrom" in fsc:
             print(f"fsc_{part}_angstrom: {fsc['resolution_angstrom']:.2f}")
+        if "resolution_angstrom" in fsc.get("masked", {}):
+            print(f"fsc_{part}_masked_angstrom: {fsc['masked']['resolution_angstrom']:.2f}")
+dataset = p.get("refine", {}).get("dataset", "")
+if dataset and os.path.exists(dataset):
+    import h5py
+    with h5py.File(dataset, "r") as f:
+        a = f["refine"].attrs if "refine" in f else {}
+        text = lambda k: a[k].decode() if isinstance(a[k], bytes) else str(a[k])
+        if "physical_error_median_deg" in a:
+            print(f"refine_physical_error_median_deg: {text('physical_error_median_deg')} "
+                  "(input, then per iteration)")
+        if "final_resolution_angstrom" in a:
+            print(f"refine_half_maps_angstrom: {text('final_resolution_angstrom')}")
 EOF

@@ -155,7 +155,8 @@ void run_refine(StageContext& ctx) {
                                           "orientations are refined against the images");
   const Settings s = settings(p, ds);
   require_memory(s, ctx.comm);
-  std::vector<Quat> q = io::read_orientation_array(ds, s.array);
+  std::vector<Quat> q;
+  agreed(ctx.comm, [&] { q = io::read_orientation_array(ds, s.array); }); // one clean message
   const Block mine = ds.block();
   const std::vector<int> halves = reconstruct::random_half_sets(s.seed, mine);
   const std::int64_t n = s.rec.image_size;
