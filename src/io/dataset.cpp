@@ -76,8 +76,9 @@ struct Dataset::Impl {
   bool created = false;
   DatasetInfo info;
   Hid file, dxpl;
-  /// The /particles arrays of a created dataset, opened once by all ranks (write_local writes
-  /// through them: closing an array is collective in parallel HDF5, so it waits for close_file).
+  /// The /particles arrays, opened once by all ranks when the file is created or opened (the
+  /// local reads and writes go through them: closing an array is collective in parallel HDF5,
+  /// so it waits for close_file).
   std::map<std::string, Hid> held_arrays;
   std::unique_ptr<OutputFile> output;
   std::set<std::string> session_groups; ///< top-level groups written in this session
@@ -100,6 +101,12 @@ struct Dataset::Impl {
   template <class T>
   void write_rows(const std::string& name, std::int64_t n_local, int n_cols, const T* data);
   template <class T> RowArray<T> read_rows(const std::string& name, Block rows) const;
+  /// Collective: opens every /particles array into held_arrays.
+  void hold_particle_arrays();
+  /// Reads rows of /particles: collectively over `over` = comm, or by this rank alone when
+  /// `over` = MPI_COMM_SELF.
+  ImageStack get_images(Block rows, MPI_Comm over) const;
+  std::vector<Particle> get_particles(Block rows, MPI_Comm over) const;
   /// The checks of a particles write that need no communication: "" when fine.
   std::string particles_problem(Block rows, const std::vector<Particle>& particles) const;
   /// Moves rows of /particles/<leaf>: collectively over `over` = comm, or by this rank alone
@@ -234,9 +241,7 @@ void Dataset::Impl::create_particles_layout() {
   if (info.has_ctf) create_array(root, "/particles/ctf", H5T_IEEE_F64LE, {n, ctf_columns}, path);
   create_array(root, "/particles/map_index", H5T_STD_I32LE, {n}, path);
   session_groups.insert("particles");
-  for (const char* leaf : {"images", "orientation", "shift", "ctf", "map_index"})
-    if (h5::exists(root, std::string("/particles/") + leaf))
-      held_arrays[leaf] = particles_array(leaf);
+  hold_particle_arrays();
 }
 
 void Dataset::Impl::close_file(bool mark_complete) {
@@ -328,6 +333,7 @@ Dataset Dataset::open(const std::string& path, MPI_Comm comm, Mode mode) {
   impl->open_handles(false);
   try {
     impl->read_info();
+    impl->hold_particle_arrays();
   } catch (const Error&) {
     impl->abandon(); // every rank read the same file and fails the same way: close collectively
     throw;
@@ -407,15 +413,36 @@ void Dataset::write_local(Block rows, const float* images, const std::vector<Par
   d.put_particles(rows, particles, MPI_COMM_SELF);
 }
 
+void Dataset::Impl::hold_particle_arrays() {
+  for (const char* leaf : {"images", "orientation", "shift", "ctf", "map_index"})
+    if (h5::exists(file.get(), std::string("/particles/") + leaf))
+      held_arrays[leaf] = particles_array(leaf);
+}
+
+ImageStack Dataset::Impl::get_images(Block rows, MPI_Comm over) const {
+  PAIRPOSE_CHECK(held_arrays.count("images"),
+                 path << ": no dataset /particles/images (was it written by pairpose simulate?)");
+  const std::int64_t s = info.image_size;
+  ImageStack out(rows.size(), s, s, info.pixel_size);
+  h5::transfer_rows(held_arrays.at("images").get(), H5T_NATIVE_FLOAT, rows.begin, rows.size(),
+                    out.data.data(), h5::Direction::read, dxpl.get(), over,
+                    path + ": /particles/images");
+  return out;
+}
+
 ImageStack Dataset::read_images(Block rows) const {
   Impl& d = impl();
   d.agree_block(rows, n_particles(), "read_images");
-  Hid dset = d.particles_array("images");
-  const std::int64_t s = d.info.image_size;
-  ImageStack out(rows.size(), s, s, d.info.pixel_size);
-  h5::transfer_rows(dset.get(), H5T_NATIVE_FLOAT, rows.begin, rows.size(), out.data.data(),
-                    h5::Direction::read, d.dxpl.get(), d.comm, d.path + ": /particles/images");
-  return out;
+  return d.get_images(rows, d.comm);
+}
+
+ImageStack Dataset::read_images_local(Block rows) const {
+  Impl& d = impl();
+  PAIRPOSE_CHECK(d.file.valid(), d.path << ": dataset is closed");
+  PAIRPOSE_CHECK(rows.begin >= 0 && rows.begin <= rows.end && rows.end <= n_particles(),
+                 d.path << ": read_images_local: block " << block_text(rows) << " outside [0, "
+                        << n_particles() << ")");
+  return d.get_images(rows, MPI_COMM_SELF);
 }
 
 std::string Dataset::Impl::particles_problem(Block rows,
@@ -468,16 +495,14 @@ void Dataset::Impl::put_particles(Block rows, const std::vector<Particle>& parti
   n_particles_written += rows.size();
 }
 
-std::vector<Particle> Dataset::read_particles(Block rows) const {
-  Impl& d = impl();
-  d.agree_block(rows, n_particles(), "read_particles");
+std::vector<Particle> Dataset::Impl::get_particles(Block rows, MPI_Comm over) const {
+  const Impl& d = *this;
   const auto n = static_cast<std::size_t>(rows.size());
   std::vector<double> quat(4 * n), shift(2 * n), ctf(ctf_columns * n);
   std::vector<std::int32_t> map_index(n);
   auto get = [&](const char* leaf, hid_t type, void* data) {
-    Hid dset = d.particles_array(leaf);
-    h5::transfer_rows(dset.get(), type, rows.begin, rows.size(), data, h5::Direction::read,
-                      d.dxpl.get(), d.comm, d.path + ": /particles/" + leaf);
+    h5::transfer_rows(d.held_arrays.at(leaf).get(), type, rows.begin, rows.size(), data,
+                      h5::Direction::read, d.dxpl.get(), over, d.path + ": /particles/" + leaf);
   };
   if (d.info.has_orientations) get("orientation", H5T_NATIVE_DOUBLE, quat.data());
   get("shift", H5T_NATIVE_DOUBLE, shift.data());
@@ -498,6 +523,21 @@ std::vector<Particle> Dataset::read_particles(Block rows) const {
     p.map_index = map_index[i];
   }
   return out;
+}
+
+std::vector<Particle> Dataset::read_particles(Block rows) const {
+  Impl& d = impl();
+  d.agree_block(rows, n_particles(), "read_particles");
+  return d.get_particles(rows, d.comm);
+}
+
+std::vector<Particle> Dataset::read_particles_local(Block rows) const {
+  Impl& d = impl();
+  PAIRPOSE_CHECK(d.file.valid(), d.path << ": dataset is closed");
+  PAIRPOSE_CHECK(rows.begin >= 0 && rows.begin <= rows.end && rows.end <= n_particles(),
+                 d.path << ": read_particles_local: block " << block_text(rows) << " outside [0, "
+                        << n_particles() << ")");
+  return d.get_particles(rows, MPI_COMM_SELF);
 }
 
 // --- result groups --------------------------------------------------------------------------

@@ -149,6 +149,9 @@ public:
   void write_images(Block rows, const ImageStack& images);
   /// Collective. Images [rows.begin, rows.end) with pixel_size set.
   ImageStack read_images(Block rows) const;
+  /// Local (not collective): the same, read by this rank alone, for ranks that take their work
+  /// in turns (mpi::SharedCounter) and so make different numbers of calls.
+  ImageStack read_images_local(Block rows) const;
 
   /// Collective. Writes the metadata of particles [rows.begin, rows.end) (particles.size() ==
   /// rows.size()): orientation (if has_orientations()), shift, CTF (if has_ctf(); each particle
@@ -163,6 +166,8 @@ public:
   /// Collective. Metadata of particles [rows.begin, rows.end). Orientation is the identity when
   /// the file has none; has_ctf follows has_ctf().
   std::vector<Particle> read_particles(Block rows) const;
+  /// Local (not collective): as read_particles, by this rank alone (see read_images_local).
+  std::vector<Particle> read_particles_local(Block rows) const;
 
   // --- result groups: named 2D arrays -----------------------------------------------------
   // `name` is an HDF5 path below a top-level group, "group/array" or "group/sub/array"

@@ -16,9 +16,12 @@
 /// half drawn from Rng(seed, stream_split, i) (random_half_sets): the split, like the maps, does
 /// not depend on the rank count.
 ///
-/// Each rank reads and inserts its block of particles (split_block), in batches of `batch_size`
-/// (HDF5 reads are collective: every rank takes the same number of rounds). finish() sums the
-/// Fourier grids into FFTW-MPI slabs and inverts them distributed; rank 0 writes the maps.
+/// The particles are cut into pieces (about 32 per rank, at most `batch_size` each) that the ranks
+/// read (independently) and insert: with `schedule = "dynamic"` (default) each rank takes the
+/// next piece from a shared counter when it is ready, so that a rank on a busier core does
+/// fewer; with "static" piece c goes to rank c mod P (bit-reproducible maps; dynamic maps differ
+/// between runs only in the float summation order, ~1e-7). finish() sums the Fourier grids into
+/// FFTW-MPI slabs and inverts them distributed; rank 0 writes the maps.
 ///
 /// Output: `output` (full map), `<stem>_half1.mrc`, `<stem>_half2.mrc` (stem = output without
 /// ".mrc"), each with a `.params.toml` provenance sidecar. Maps have the images' pixel size and
