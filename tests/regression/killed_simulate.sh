@@ -86,11 +86,14 @@ assert x["particles/images"].shape[0] == 2000
 print("rerun equals the uninterrupted run: %d arrays and attributes compared" % len(x))
 PY
 
-# 2 ranks, one of them killed while writing: the job must end, leaving no out2.h5.
+# 2 ranks, one of them killed while writing: the job must end, leaving no out2.h5. The job is
+# made 10x longer than the 1-rank one (20,000 particles, ~1-2 s) so that it is still running
+# when the poller has found a rank to kill (2,000 particles took 0.3 s at 2 ranks: the job
+# sometimes committed before the kill landed).
 if [ -n "${PAIRPOSE_MPIEXEC:-}" ]; then
   start=$(date +%s)
   timeout 120 "$PAIRPOSE_MPIEXEC" -n 2 "$bin" "${sim[@]}" --set simulate.output=out2.h5 \
-    >mpi.log 2>&1 &
+    --set simulate.n_particles=20000 >mpi.log 2>&1 &
   job=$!
   pids+=($job)
   rank=""
