@@ -95,6 +95,8 @@ struct Dataset::Impl {
   void abandon();
   void require_writable(const char* what) const;
   void agree_block(Block rows, std::int64_t n_total, const std::string& what) const;
+  /// The same check for one rank's own (local) call: throws on this rank only.
+  void check_local_block(Block rows, const char* what) const;
   Hid open_array(const std::string& name) const;
   Hid particles_array(const char* leaf) const;
   void start_group(const std::string& group);
@@ -273,6 +275,13 @@ void Dataset::Impl::agree_block(Block rows, std::int64_t n_total, const std::str
   mpi::agree_or_throw(msg, comm);
 }
 
+void Dataset::Impl::check_local_block(Block rows, const char* what) const {
+  PAIRPOSE_CHECK(file.valid(), path << ": dataset is closed");
+  PAIRPOSE_CHECK(rows.begin >= 0 && rows.begin <= rows.end && rows.end <= info.n_particles,
+                 path << ": " << what << ": block " << block_text(rows) << " outside [0, "
+                      << info.n_particles << ")");
+}
+
 Hid Dataset::Impl::particles_array(const char* leaf) const {
   PAIRPOSE_CHECK(file.valid(), path << ": dataset is closed");
   const std::string p = std::string("/particles/") + leaf;
@@ -404,9 +413,7 @@ void Dataset::write_local(Block rows, const float* images, const std::vector<Par
   Impl& d = impl();
   d.require_writable("write_local");
   PAIRPOSE_CHECK(d.created, d.path << ": particles are written only when the dataset is created");
-  PAIRPOSE_CHECK(rows.begin >= 0 && rows.begin <= rows.end && rows.end <= n_particles(),
-                 d.path << ": write_local: block " << block_text(rows) << " outside [0, "
-                        << n_particles() << ")");
+  d.check_local_block(rows, "write_local");
   const std::string problem = d.particles_problem(rows, particles);
   PAIRPOSE_CHECK(problem.empty(), problem);
   if (has_images()) d.put_images(rows, images, MPI_COMM_SELF);
@@ -438,10 +445,7 @@ ImageStack Dataset::read_images(Block rows) const {
 
 ImageStack Dataset::read_images_local(Block rows) const {
   Impl& d = impl();
-  PAIRPOSE_CHECK(d.file.valid(), d.path << ": dataset is closed");
-  PAIRPOSE_CHECK(rows.begin >= 0 && rows.begin <= rows.end && rows.end <= n_particles(),
-                 d.path << ": read_images_local: block " << block_text(rows) << " outside [0, "
-                        << n_particles() << ")");
+  d.check_local_block(rows, "read_images_local");
   return d.get_images(rows, MPI_COMM_SELF);
 }
 
@@ -533,10 +537,7 @@ std::vector<Particle> Dataset::read_particles(Block rows) const {
 
 std::vector<Particle> Dataset::read_particles_local(Block rows) const {
   Impl& d = impl();
-  PAIRPOSE_CHECK(d.file.valid(), d.path << ": dataset is closed");
-  PAIRPOSE_CHECK(rows.begin >= 0 && rows.begin <= rows.end && rows.end <= n_particles(),
-                 d.path << ": read_particles_local: block " << block_text(rows) << " outside [0, "
-                        << n_particles() << ")");
+  d.check_local_block(rows, "read_particles_local");
   return d.get_particles(rows, MPI_COMM_SELF);
 }
 

@@ -103,17 +103,6 @@ ReconstructorOptions make_options(const Settings& s, std::int64_t n, double pixe
   return o;
 }
 
-/// Runs `work`, turning a rank-local pairpose::Error into the same error on every rank.
-template <class F> void agreed(MPI_Comm comm, F&& work) {
-  std::string message;
-  try {
-    work();
-  } catch (const Error& e) {
-    message = e.what();
-  }
-  mpi::agree_or_throw(message, comm);
-}
-
 /// Refuses (on every rank, before the grids are allocated) a reconstruction that cannot fit this
 /// rank's memory budget: two half-set grids of N²(N/2 + 1) cells of 12 bytes, the slabs of
 /// finish() (N³/P complex doubles) and a batch of images, N ≈ padding · n (reconstructor.hpp).
@@ -200,7 +189,7 @@ Reconstruction from_dataset(const Settings& s, StageContext& ctx) {
   if (recovered) q = ds.read_all_rows<double>(s.recovered_array);
   Pieces pieces(ds.n_particles(), s.batch, s.dynamic, ctx.comm);
   Progress progress(ctx.log, "inserting", pieces.share());
-  agreed(ctx.comm, [&] {
+  mpi::agreed(ctx.comm, [&] {
     for (Block b = pieces.next(); !b.empty(); b = pieces.next()) {
       ImageStack images;
       std::vector<Particle> particles;
@@ -294,7 +283,7 @@ Reconstruction from_star(const Settings& s, StageContext& ctx) {
                from_file ? "from rlnRandomSubset" : "drawn from the seed");
   Pieces pieces(n_particles, s.batch, s.dynamic, ctx.comm);
   Progress progress(ctx.log, "inserting", pieces.share());
-  agreed(ctx.comm, [&] {
+  mpi::agreed(ctx.comm, [&] {
     for (Block b = pieces.next(); !b.empty(); b = pieces.next()) {
       ImageStack images;
       {
@@ -321,7 +310,7 @@ void write_maps(const Settings& s, const Reconstruction& maps, StageContext& ctx
   const std::pair<std::string, const Volume*> outputs[] = {{s.output, &maps.full},
                                                            {stem + "_half1.mrc", &maps.half1},
                                                            {stem + "_half2.mrc", &maps.half2}};
-  agreed(ctx.comm, [&] {
+  mpi::agreed(ctx.comm, [&] {
     if (mpi::comm_rank(ctx.comm) != 0) return;
     for (const auto& [path, volume] : outputs) {
       make_parent_folders(path);

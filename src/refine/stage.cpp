@@ -133,17 +133,6 @@ void require_memory(const Settings& s, MPI_Comm comm) {
                   comm);
 }
 
-/// Runs `work`, turning a rank-local pairpose::Error into the same error on every rank.
-template <class F> void agreed(MPI_Comm comm, F&& work) {
-  std::string message;
-  try {
-    work();
-  } catch (const Error& e) {
-    message = e.what();
-  }
-  mpi::agree_or_throw(message, comm);
-}
-
 } // namespace
 
 void run_refine(StageContext& ctx) {
@@ -156,7 +145,7 @@ void run_refine(StageContext& ctx) {
   const Settings s = settings(p, ds);
   require_memory(s, ctx.comm);
   std::vector<Quat> q;
-  agreed(ctx.comm, [&] { q = io::read_orientation_array(ds, s.array); }); // one clean message
+  mpi::agreed(ctx.comm, [&] { q = io::read_orientation_array(ds, s.array); }); // one clean message
   const Block mine = ds.block();
   const std::vector<int> halves = reconstruct::random_half_sets(s.seed, mine);
   const std::int64_t n = s.rec.image_size;
@@ -210,7 +199,7 @@ void run_refine(StageContext& ctx) {
         particles = ds.read_particles(b);
       }
       std::vector<int> half(static_cast<size_t>(b.size()));
-      agreed(ctx.comm, [&] {
+      mpi::agreed(ctx.comm, [&] {
         for (std::int64_t i = b.begin; i < b.end; ++i) {
           Particle& particle = particles[i - b.begin];
           particle.orientation = q[i];

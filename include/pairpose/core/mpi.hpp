@@ -78,6 +78,20 @@ bool all_true(bool ok, MPI_Comm comm);
 /// the job cleanly instead of leaving the other ranks in a collective.
 void agree_or_throw(const std::string& message, MPI_Comm comm);
 
+/// Collective: runs `work` on every rank, then turns a pairpose::Error that `work` threw on some
+/// ranks only into the same error on every rank (agree_or_throw), so that no rank is left
+/// waiting in a later collective. `work` must not itself call collectives that a failing rank
+/// would skip.
+template <class F> void agreed(MPI_Comm comm, F&& work) {
+  std::string message;
+  try {
+    work();
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  agree_or_throw(message, comm);
+}
+
 /// A counter shared by the ranks of a communicator, for dealing out work in turns: a rank that
 /// finishes early takes the next piece instead of waiting for a slower one (a busier core, a
 /// slower node). Construction and destruction are collective; fetch_add is one-sided (an MPI-3
