@@ -9,6 +9,8 @@
 #  - pairpose simulate at 1 and 2 ranks (threads = 1): whole run (reading, 3D FFT, projecting,
 #    noise, writing the HDF5 dataset) and the projector alone (its "project" timer, max over
 #    ranks: slice + CTF + shift + inverse FFT);
+#    and the stage alone (its "total" timer, max over ranks: the same work without mpiexec, process
+#    start-up and MPI_Init/Finalize, which cost ~0.2 s a run here whatever the number of ranks);
 #  - relion_project --ctf --add_noise --white_noise (single-threaded), whose time includes
 #    writing its MRC stack, as pairpose's whole-run time includes writing its dataset.
 # Rates are projections per second; per core = rate / ranks.
@@ -49,8 +51,8 @@ echo "# MPI: pml $OMPI_MCA_pml, btl $OMPI_MCA_btl"
 echo "# N = $n_particles particles, CTF + shifts (≤ 10 Å) + white noise (SNR 0.1)"
 echo
 echo "# rates: projections per wall-clock second (in brackets: per CPU second, all processes)"
-echo "| n px | pairpose 1 rank, whole run | pairpose 1 rank, projector | pairpose 2 ranks, whole run | pairpose 2 ranks, projector | relion_project (1 core, incl. writing) | pairpose/relion per core, whole run (wall / CPU) | speed-up 1→2 ranks (projector / whole, wall) |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| n px | pairpose 1 rank, whole run | pairpose 1 rank, projector | pairpose 2 ranks, whole run | pairpose 2 ranks, projector | relion_project (1 core, incl. writing) | pairpose/relion per core, whole run (wall / CPU) | speed-up 1→2 ranks (projector / whole, wall) | stage alone, 1 / 2 ranks (speed-up) |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for n in $sizes; do
   "$py" - "$map" "$n" <<'PYTHON'
 import sys, numpy as np, mrcfile
@@ -83,8 +85,8 @@ PYTHON
   # REPEAT interleaved runs of each program (default 3); the median of each figure is reported
   # (the machine's memory speed varies from minute to minute by up to ±20 %).
   declare -A whole proj cpurate
-  declare -A w_runs c_runs p_runs
-  w_runs=() c_runs=() p_runs=()
+  declare -A w_runs c_runs p_runs t_runs stage
+  w_runs=() c_runs=() p_runs=() t_runs=()
   r_runs="" rc_runs=""
   angpix=$(awk '/^ *1 opticsGroup1/ {print $6}' angles.star)
   for ((rep = 1; rep <= repeat; rep++)); do
@@ -99,6 +101,7 @@ PYTHON
       c_runs[$np]+=" $(cut -d' ' -f2 times.txt)"
       # "project" timer line: name, min over ranks, max over ranks.
       p_runs[$np]+=" $(awk '$1 == "project" {print $3}' np$np.log)"
+      t_runs[$np]+=" $(awk '$1 == "total" {print $3}' np$np.log)"
     done
     sigma=$(grep -o "noise sigma [0-9.e+-]*" np1.log | awk '{print $3}')
     rm -f relion.mrcs relion.star
@@ -111,14 +114,16 @@ PYTHON
     whole[$np]=$(rate $n_particles "$(median ${w_runs[$np]})")
     cpurate[$np]=$(rate $n_particles "$(median ${c_runs[$np]})")
     proj[$np]=$(rate $n_particles "$(median ${p_runs[$np]})")
-    echo "#   $n px, $np rank(s): wall s per run:${w_runs[$np]}; projector s:${p_runs[$np]}" >&2
+    stage[$np]=$(rate $n_particles "$(median ${t_runs[$np]})")
+    echo "#   $n px, $np rank(s): wall s per run:${w_runs[$np]}; stage s:${t_runs[$np]}; projector s:${p_runs[$np]}" >&2
   done
   echo "#   $n px, relion_project: wall s per run:$r_runs" >&2
   relion=$(rate $n_particles "$(median $r_runs)")
   relion_cpu=$(rate $n_particles "$(median $rc_runs)")
   ratio=$("$py" -c "print(f'{${whole[1]} / $relion:.1f}x / {${cpurate[1]} / $relion_cpu:.1f}x')")
   speedup=$("$py" -c "print(f'{${proj[2]} / ${proj[1]}:.2f}x / {${whole[2]} / ${whole[1]}:.2f}x')")
-  echo "| $n | ${whole[1]}/s (${cpurate[1]}) | ${proj[1]}/s | ${whole[2]}/s (${cpurate[2]}) | ${proj[2]}/s | $relion/s ($relion_cpu) | $ratio | $speedup |"
+  staged=$("$py" -c "print(f'{${stage[2]} / ${stage[1]}:.2f}x')")
+  echo "| $n | ${whole[1]}/s (${cpurate[1]}) | ${proj[1]}/s | ${whole[2]}/s (${cpurate[2]}) | ${proj[2]}/s | $relion/s ($relion_cpu) | $ratio | $speedup | ${stage[1]}/s / ${stage[2]}/s ($staged) |"
 done
 echo
 echo "# load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
