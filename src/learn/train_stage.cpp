@@ -17,6 +17,7 @@
 #include "pairpose/learn/source.hpp"
 #include "pairpose/learn/stage.hpp"
 #include "pairpose/learn/trainer.hpp"
+#include "pairpose/simulate/molmap.hpp"
 #include "pairpose/simulate/projector.hpp"
 
 namespace pairpose::learn {
@@ -27,6 +28,21 @@ void declare_train(config::Schema& s) {
            "online from `maps` (fresh every batch).");
   s.string("dataset", "", "source = dataset: the HDF5 dataset (with true orientations).");
   s.string_list("maps", {}, "source = simulate: the maps (MRC) to project.");
+  s.integer("random_maps", 0, 0, 100000,
+            "source = simulate: also this many random maps, each an assembly of fragments of "
+            "`random_models` (molmap.hpp, fragment_assembly), made in memory from the seed.");
+  s.string_list("random_models", {},
+                "random_maps > 0: atomic models (PDB or mmCIF) the fragments are cut from.");
+  s.real("random_radius", 100, 1, 1e5,
+         "random_maps: largest radius of an assembly (drawn in [0.6, 1] times this).", "Å");
+  s.real("random_fragment_radius", 20, 1, 1e4,
+         "random_maps: a fragment is the atoms within this distance of a random atom.", "Å");
+  s.integer("random_fragments", 40, 1, 1e6,
+            "random_maps: largest fragment count of an assembly (drawn in [n/2, n]).");
+  s.real("random_resolution", 8, 0.1, 1000,
+         "random_maps: molmap resolution of the random maps (their voxel size is "
+         "simulate_pixel_size, their box simulate_image_size, or the first map's).",
+         "Å");
   s.integer("simulate_image_size", 0, 0, 4096,
             "source = simulate: side of the projections; 0 = the first map's largest side.", "px");
   s.real("simulate_pixel_size", 0, 0, 1e4,
@@ -135,7 +151,9 @@ struct Simulation {
 
 Simulation make_simulation(const StageContext& ctx, const PreprocessOptions& pre) {
   const auto& p = ctx.params;
-  PAIRPOSE_CHECK(!p.string_list("maps").empty(), "train.maps: give at least one map");
+  const std::int64_t n_random = p.integer("random_maps");
+  PAIRPOSE_CHECK(!p.string_list("maps").empty() || n_random > 0,
+                 "train.maps: give at least one map (or random_maps > 0)");
   Simulation sim;
   simulate::ProjectorOptions po;
   po.image_size = p.integer("simulate_image_size");
@@ -147,6 +165,37 @@ Simulation make_simulation(const StageContext& ctx, const PreprocessOptions& pre
     if (po.image_size == 0) po.image_size = std::max({map.nx, map.ny, map.nz});
     if (po.pixel_size == 0) po.pixel_size = map.voxel_size;
     sim.projectors.push_back(std::make_unique<simulate::FourierProjector>(map, po, ctx.comm));
+  }
+  if (n_random > 0) {
+    PAIRPOSE_CHECK(po.image_size > 0 && po.pixel_size > 0,
+                   "train.random_maps without maps: set simulate_image_size and "
+                   "simulate_pixel_size (the random maps' box and voxel size)");
+    PAIRPOSE_CHECK(!p.string_list("random_models").empty(),
+                   "train.random_maps = " << n_random
+                                          << ": list the atomic models in random_models");
+    std::vector<std::vector<io::Atom>> models;
+    for (const auto& path : p.string_list("random_models")) {
+      models.push_back(io::read_atomic_model(path));
+      PAIRPOSE_CHECK(!models.back().empty(), "train.random_models: " << path << " has no atoms");
+    }
+    simulate::MolmapOptions mo;
+    mo.resolution = p.real("random_resolution");
+    mo.voxel_size = po.pixel_size;
+    mo.box = po.image_size;
+    simulate::AssemblyOptions ao;
+    ao.radius = p.real("random_radius");
+    ao.fragment_radius = p.real("random_fragment_radius");
+    ao.n_fragments = p.integer("random_fragments");
+    // Every rank builds the same maps from the seed (a few ms each); the projectors' 3D FFTs are
+    // collective.
+    for (std::int64_t k = 0; k < n_random; ++k) {
+      ao.seed = std::uint64_t(p.integer("seed")) * 1000003u + std::uint64_t(k);
+      const Volume map = simulate::molmap(simulate::fragment_assembly(models, ao), mo);
+      simulate::check_map(map, "random map " + std::to_string(k));
+      sim.projectors.push_back(std::make_unique<simulate::FourierProjector>(map, po, ctx.comm));
+    }
+    ctx.log.info("train: {} random maps ({}³ voxels of {} Å) from fragments of {} model(s)",
+                 n_random, mo.box, mo.voxel_size, models.size());
   }
   simulate::DrawOptions d;
   d.views = geometry::parse_view_range(p.string("views").c_str());
@@ -201,6 +250,15 @@ ModelInfo model_info(const StageContext& ctx, const TrainingData& data, const Hi
   std::string maps;
   for (const auto& m : p.string_list("maps"))
     maps += (maps.empty() ? "" : ";") + m;
+  if (p.integer("random_maps") > 0) {
+    maps += fmt::format("{}{} random assemblies (seed {}, radius {} A, fragments {} of {} A, "
+                        "resolution {} A) of",
+                        maps.empty() ? "" : ";", p.integer("random_maps"), p.integer("seed"),
+                        p.real("random_radius"), p.integer("random_fragments"),
+                        p.real("random_fragment_radius"), p.real("random_resolution"));
+    for (const auto& m : p.string_list("random_models"))
+      maps += " " + m;
+  }
   info["maps"] = maps;
   info["dataset"] = p.string("dataset");
   info["mask"] = p.boolean("mask") ? "1" : "0";

@@ -180,6 +180,39 @@ Volume phantom(const PhantomOptions& o) {
   return v;
 }
 
+std::vector<io::Atom> fragment_assembly(const std::vector<std::vector<io::Atom>>& models,
+                                        const AssemblyOptions& o) {
+  PAIRPOSE_CHECK(o.radius > 0 && o.fragment_radius > 0 && o.n_fragments >= 1,
+                 "fragment_assembly: radius, fragment_radius and n_fragments must be positive");
+  std::vector<const std::vector<io::Atom>*> usable;
+  for (const auto& m : models)
+    if (!m.empty()) usable.push_back(&m);
+  PAIRPOSE_CHECK(!usable.empty(), "fragment_assembly: no atoms in the models");
+  Rng rng(o.seed, stream_assembly, 0);
+  const double R = o.radius * rng.uniform(0.6, 1.0);
+  const std::int64_t lo = (o.n_fragments + 1) / 2;
+  const std::int64_t count = lo + std::int64_t(rng.below(std::uint64_t(o.n_fragments - lo + 1)));
+  const double r2 = o.fragment_radius * o.fragment_radius;
+  const double allowed = std::max(0.0, R - o.fragment_radius);
+  std::vector<io::Atom> out;
+  Eigen::Vector3d p = random_in_ball(rng, 0.3 * allowed);
+  for (std::int64_t k = 0; k < count; ++k) {
+    const auto& model = *usable[rng.below(usable.size())];
+    const io::Atom& c = model[rng.below(model.size())];
+    const Eigen::Matrix3d rot = random_rotation(rng);
+    Eigen::Vector3d step(rng.normal(), rng.normal(), rng.normal());
+    if (k > 0) p += 1.2 * o.fragment_radius * step.normalized();
+    if (p.norm() > allowed) p *= allowed / p.norm();
+    for (const auto& a : model) {
+      const Eigen::Vector3d d(a.x - c.x, a.y - c.y, a.z - c.z);
+      if (d.squaredNorm() > r2) continue;
+      const Eigen::Vector3d x = rot * d + p;
+      out.push_back(io::Atom{x[0], x[1], x[2], a.atomic_number});
+    }
+  }
+  return out;
+}
+
 // --- stages ---------------------------------------------------------------------------------
 
 void declare_molmap(config::Schema& s) {

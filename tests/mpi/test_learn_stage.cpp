@@ -169,6 +169,38 @@ BOOST_AUTO_TEST_CASE(online_simulation_trains) {
   BOOST_TEST(info.at("maps").find("blobs.mrc") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(online_simulation_of_random_assemblies,
+                     *boost::unit_test::precondition(testing::needs_shared_data{"1hpv.pdb"})) {
+  const std::string dir =
+      testing::scratch_folder("learn_random_np" + std::to_string(mpi::comm_size(MPI_COMM_WORLD)));
+  const std::string model = testing::shared_data("1hpv.pdb");
+  const std::vector<std::string> common = {
+      "source=simulate",    "random_models=[\"" + model + "\"]",
+      "random_radius=30",   "random_fragment_radius=10",
+      "random_fragments=6", "simulate_image_size=24",
+      "checkpoint_every=0", "steps=2"};
+  auto with = [&](std::vector<std::string> extra) {
+    extra.insert(extra.begin(), common.begin(), common.end());
+    return extra;
+  };
+  train(with({"random_maps=3", "simulate_pixel_size=3", "output=" + dir + "/r.model"}));
+  learn::ModelInfo info;
+  learn::DistanceNetwork::load(dir + "/r.model", &info);
+  BOOST_TEST(info.at("maps").find("3 random assemblies") != std::string::npos, info.at("maps"));
+  BOOST_TEST(info.at("maps").find("1hpv.pdb") != std::string::npos);
+  BOOST_TEST(info.at("training_data").find("3 map(s)") != std::string::npos,
+             info.at("training_data"));
+  // The random maps need a detector (no map to take it from) and models to cut.
+  BOOST_CHECK_EXCEPTION(train(with({"random_maps=3", "output=" + dir + "/x.model"})), Error,
+                        [](const Error& e) { return message_has(e, "simulate_pixel_size"); });
+  BOOST_CHECK_EXCEPTION(train({"source=simulate", "random_maps=2", "simulate_image_size=24",
+                               "simulate_pixel_size=3", "output=" + dir + "/x.model"}),
+                        Error, [](const Error& e) { return message_has(e, "random_models"); });
+  BOOST_CHECK_EXCEPTION(train(with({"random_maps=0", "output=" + dir + "/x.model"})), Error,
+                        [](const Error& e) { return message_has(e, "at least one map"); });
+  BOOST_TEST(!file_exists(dir + "/x.model"));
+}
+
 BOOST_AUTO_TEST_CASE(bad_datasets_are_clear_errors) {
   const std::string dir =
       testing::scratch_folder("learn_bad_np" + std::to_string(mpi::comm_size(MPI_COMM_WORLD)));

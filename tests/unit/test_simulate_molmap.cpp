@@ -2,8 +2,10 @@
 #include "pairpose_test.hpp"
 
 #include <cmath>
+#include <cstdlib>
 
 #include "pairpose/core/error.hpp"
+#include "pairpose/io/mrc.hpp"
 #include "pairpose/simulate/molmap.hpp"
 
 using namespace pairpose;
@@ -188,4 +190,46 @@ BOOST_AUTO_TEST_CASE(phantom_is_deterministic_and_non_trivial) {
                   std::min({inertia[0][0], inertia[1][1], inertia[2][2]});
   BOOST_TEST((off_diag + spread) / tr > 0.05);
   BOOST_TEST(a.voxel_size == 2.0);
+}
+
+BOOST_AUTO_TEST_CASE(fragment_assemblies,
+                     *boost::unit_test::precondition(testing::needs_shared_data{"1tii.pdb"}) *
+                         boost::unit_test::precondition(testing::needs_shared_data{"3o21.pdb"})) {
+  const std::vector<std::vector<io::Atom>> models = {
+      io::read_atomic_model(testing::shared_data("1tii.pdb")),
+      io::read_atomic_model(testing::shared_data("3o21.pdb"))};
+  AssemblyOptions o;
+  o.radius = 60;
+  o.fragment_radius = 15;
+  o.n_fragments = 12;
+  o.seed = 3;
+  const auto a = fragment_assembly(models, o), b = fragment_assembly(models, o);
+  BOOST_TEST_REQUIRE(a.size() == b.size());
+  for (size_t k = 0; k < a.size(); ++k)
+    BOOST_TEST((a[k].x == b[k].x && a[k].y == b[k].y && a[k].z == b[k].z));
+  // Within the sphere: fragment centres stay R - r from the origin, atoms r from their centre.
+  double reach = 0;
+  for (const auto& atom : a)
+    reach = std::max(reach, std::sqrt(atom.x * atom.x + atom.y * atom.y + atom.z * atom.z));
+  BOOST_TEST(reach <= o.radius + 1e-9);
+  BOOST_TEST(reach > 0.3 * o.radius);
+  // At least n/2 fragments of a few hundred atoms each (a 15 Å ball of protein), at most n.
+  BOOST_TEST(a.size() > 6 * 100);
+  BOOST_TEST(a.size() < 12 * 2000);
+  o.seed = 4;
+  const auto c = fragment_assembly(models, o);
+  BOOST_TEST((c.size() != a.size() || c[0].x != a[0].x));
+  // A map of it: mass where the atoms are, and not spherically symmetric.
+  MolmapOptions mo;
+  mo.voxel_size = 3.0;
+  mo.box = 48;
+  const Volume v = molmap(a, mo);
+  const Moments m = moments(v);
+  BOOST_TEST(m.mass == total_z(a), tt::tolerance(0.01));
+  if (const char* dump = std::getenv("PAIRPOSE_DUMP_ASSEMBLY")) io::write_mrc(dump, v, "assembly");
+
+  o.n_fragments = 0;
+  BOOST_CHECK_THROW(fragment_assembly(models, o), Error);
+  o.n_fragments = 4;
+  BOOST_CHECK_THROW(fragment_assembly({{}, {}}, o), Error);
 }

@@ -116,6 +116,7 @@ enum RngStream : std::uint64_t {
   stream_train = 10,
   stream_gauge = 11,
   stream_evaluate = 12,
+  stream_assembly = 13,
 };
 
 } // namespace pairpose

@@ -64,6 +64,27 @@ struct PhantomOptions {
 /// The synthetic phantom map (deterministic per options).
 Volume phantom(const PhantomOptions& options);
 
+/// Random assemblies of fragments of atomic models: training maps of many shapes that keep
+/// the texture of real protein density (issue "learn": a network trained on few maps does not
+/// carry over to a map it has never seen). Each fragment is the set of atoms within
+/// `fragment_radius` of a random atom of a random model, turned by a random rotation and placed
+/// on a random walk (steps of 1.2 · fragment_radius, pulled back inside the sphere of radius
+/// R − fragment_radius), as `phantom` lays out its blobs. Per assembly, R is drawn in
+/// [0.6, 1] · `radius` and the fragment count in [⌈n/2⌉, n]. Every draw comes from
+/// Rng(seed, stream_assembly, 0): the atoms depend only on (models, options). Molecules that are
+/// symmetric as a whole give asymmetric assemblies, whose images determine the orientation.
+struct AssemblyOptions {
+  double radius = 100.0;         ///< Å: largest radius of the sphere holding the fragments
+  double fragment_radius = 20.0; ///< Å
+  std::int64_t n_fragments = 40; ///< largest fragment count
+  std::uint64_t seed = 1;
+};
+
+/// The atoms of one assembly (centred on the origin's neighbourhood; molmap centres them).
+/// Throws unless some model has atoms and the options are positive.
+std::vector<io::Atom> fragment_assembly(const std::vector<std::vector<io::Atom>>& models,
+                                        const AssemblyOptions& options);
+
 /// Stage `molmap`: [molmap] model, output, resolution, voxel_size, box, margin, cutoff.
 void declare_molmap(config::Schema& schema);
 void run_molmap(StageContext& ctx);
