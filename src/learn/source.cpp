@@ -28,6 +28,16 @@ std::vector<geometry::Quat> orientations_of(const std::vector<Particle>& particl
   return q;
 }
 
+std::vector<std::int32_t> maps_of(const std::vector<Particle>& particles) {
+  std::vector<std::int32_t> m;
+  for (const auto& p : particles)
+    m.push_back(p.map_index);
+  return m;
+}
+
+/// Index offset of the per-item turn within a group (group_spread > 0).
+constexpr std::uint64_t group_turn_offset = std::uint64_t(1) << 62;
+
 } // namespace
 
 // --- dataset -------------------------------------------------------------------------------------
@@ -61,12 +71,16 @@ DatasetTrainingData::DatasetTrainingData(const io::Dataset& ds, std::int64_t n_v
       resample_area(image, side, stored_.data() + (rows.begin + i) * s2, stored_size_);
     }
   }
-  orientations_ = orientations_of(ds.read_particles({0, n_train_}));
+  const std::vector<Particle> train_particles = ds.read_particles({0, n_train_});
+  orientations_ = orientations_of(train_particles);
+  maps_ = maps_of(train_particles);
 
   const Block all_validation{n_train_, n};
   const Block mine = split_block(n_validation, ds.comm());
   validation_.mine = mine;
-  validation_.orientations = orientations_of(ds.read_particles(all_validation));
+  const std::vector<Particle> validation_particles = ds.read_particles(all_validation);
+  validation_.orientations = orientations_of(validation_particles);
+  validation_.groups = maps_of(validation_particles);
   const ImageStack images = ds.read_images({n_train_ + mine.begin, n_train_ + mine.end});
   std::string failure; // a bad image on one rank fails every rank
   try {
@@ -106,6 +120,7 @@ ImageSet DatasetTrainingData::batch(std::int64_t step, std::int64_t batch_size, 
       phi = Rng(seed_, stream_train, augment_offset + std::uint64_t(g)).uniform(0, 2 * M_PI);
     set.orientations.push_back(phi != 0 ? rotate_orientation(orientations_[item], phi)
                                         : orientations_[item]);
+    set.groups.push_back(maps_[item]);
     if (mine.contains(k))
       preprocess_image(stored_.data() + item * s2, stored_size_, preprocess_, phi,
                        set.images.data() + (k - mine.begin) * m2, item);
@@ -118,11 +133,15 @@ ImageSet DatasetTrainingData::batch(std::int64_t step, std::int64_t batch_size, 
 SimulatedTrainingData::SimulatedTrainingData(
     std::vector<const simulate::FourierProjector*> projectors, const simulate::DrawOptions& draw,
     double snr, std::uint64_t seed, std::int64_t n_validation, Block mine_validation,
-    const PreprocessOptions& preprocess, int threads)
+    const PreprocessOptions& preprocess, int threads, std::int64_t group_size, double group_spread)
     : projectors_(std::move(projectors)), draw_(draw), seed_(seed), threads_(threads),
-      preprocess_(preprocess) {
+      group_size_(group_size), group_spread_(group_spread), preprocess_(preprocess) {
   PAIRPOSE_CHECK(!projectors_.empty(), "online simulation: no maps");
   PAIRPOSE_CHECK(n_validation >= 2, "online simulation: the validation set needs >= 2 images");
+  PAIRPOSE_CHECK(group_size_ == 0 || group_size_ >= 2,
+                 "online simulation: group_size must be 0 (off) or >= 2, got " << group_size_);
+  PAIRPOSE_CHECK(group_spread_ >= 0 && (group_spread_ == 0 || group_size_ > 0),
+                 "online simulation: group_spread needs group_size > 0");
   draw_.n_maps = std::int32_t(projectors_.size());
   simulate::check_draw_options(draw_);
   if (snr > 0) {
@@ -130,7 +149,7 @@ SimulatedTrainingData::SimulatedTrainingData(
     const std::int64_t n = projectors_[0]->image_size();
     std::vector<float> image(static_cast<size_t>(n * n));
     for (std::int64_t k = 0; k < 256; ++k) {
-      const Particle p = simulate::draw_particle(draw_, seed_, reference_offset + k);
+      const Particle p = particle(reference_offset + k);
       projectors_[p.map_index]->project(p, image.data());
       moments.add(image.data(), n * n);
     }
@@ -142,6 +161,28 @@ SimulatedTrainingData::SimulatedTrainingData(
       projectors_.size(), projectors_[0]->image_size(), projectors_[0]->pixel_size(),
       snr > 0 ? fmt::format("{:.6g}", snr) : std::string("none"), draw_.ctf ? ", CTF" : "",
       draw_.shift_max);
+  if (group_size_ > 0)
+    description_ += fmt::format(", groups of {} images of one map", group_size_) +
+                    (group_spread_ > 0 ? fmt::format(" within {:.4g} rad", group_spread_) : "");
+}
+
+Particle SimulatedTrainingData::particle(std::int64_t index) const {
+  Particle p = simulate::draw_particle(draw_, seed_, index);
+  if (group_size_ == 0) return p;
+  Rng group(seed_, stream_train_group, std::uint64_t(index / group_size_));
+  p.map_index = std::int32_t(group.below(std::uint64_t(projectors_.size())));
+  // Every second image of a group keeps its uniform orientation: far partners for the near ones.
+  if (group_spread_ > 0 && index % 2 == 0) {
+    const geometry::Quat centre = geometry::random_rotation(group, draw_.views);
+    Rng turn(seed_, stream_train_group, group_turn_offset + std::uint64_t(index));
+    const double angle = turn.uniform(0, group_spread_);
+    double axis[3] = {turn.normal(), turn.normal(), turn.normal()};
+    const double n = std::sqrt(axis[0] * axis[0] + axis[1] * axis[1] + axis[2] * axis[2]);
+    const double s = std::sin(angle / 2) / n;
+    p.orientation = geometry::canonical(geometry::multiply(
+        geometry::Quat{std::cos(angle / 2), s * axis[0], s * axis[1], s * axis[2]}, centre));
+  }
+  return p;
 }
 
 ImageSet SimulatedTrainingData::make_set(std::int64_t first, std::int64_t n, Block mine) const {
@@ -149,8 +190,9 @@ ImageSet SimulatedTrainingData::make_set(std::int64_t first, std::int64_t n, Blo
   set.mine = mine;
   std::vector<Particle> particles;
   for (std::int64_t k = 0; k < n; ++k)
-    particles.push_back(simulate::draw_particle(draw_, seed_, first + k));
+    particles.push_back(particle(first + k));
   set.orientations = orientations_of(particles);
+  set.groups = maps_of(particles);
   const std::int64_t side = projectors_[0]->image_size(), m2 = preprocess_.size * preprocess_.size;
   set.images.resize(static_cast<size_t>(mine.size() * m2));
   ImageStack clean(mine.size(), side, side);

@@ -55,6 +55,15 @@ void declare_train(config::Schema& s) {
   s.real("defocus_min", 10000, 0, 1e6, "source = simulate: smallest mean defocus.", "Å");
   s.real("defocus_max", 25000, 0, 1e6, "source = simulate: largest mean defocus.", "Å");
   s.real("snr", 0, 0, 1e9, "source = simulate: signal-to-noise ratio; 0 = no noise.");
+  s.integer("group_size", 0, 0, 1e5,
+            "source = simulate: a batch's images come in groups of this many showing one map "
+            "(drawn per group); 0 = a map drawn per image. Only pairs of one map enter the loss, "
+            "so with many maps set it (batch_size a multiple of it).");
+  s.real("group_spread", 0, 0, M_PI,
+         "group_size > 0: half the group's orientations (every second) lie within this angle "
+         "of a centre drawn per group, the others are uniform (0 = all uniform); gives many "
+         "short distances.",
+         "rad");
   s.integer("n_validation", 256, 2, 1e6,
             "Held-out images (dataset: its last particles; simulate: separate draws).");
   s.choice("preset", "small", {"small", "paper"}, "Network preset (network.hpp).");
@@ -209,7 +218,7 @@ Simulation make_simulation(const StageContext& ctx, const PreprocessOptions& pre
   const std::int64_t n_val = p.integer("n_validation");
   sim.data = std::make_unique<SimulatedTrainingData>(
       raw, d, p.real("snr"), std::uint64_t(p.integer("seed")), n_val, split_block(n_val, ctx.comm),
-      pre, int(p.integer("threads")));
+      pre, int(p.integer("threads")), p.integer("group_size"), p.real("group_spread"));
   return sim;
 }
 
@@ -322,7 +331,7 @@ public:
       double loss = 0;
       {
         auto timer = ctx_.timers.scope("steps");
-        loss = trainer_->step(b.images.data(), b.orientations, mine);
+        loss = trainer_->step(b.images.data(), b.orientations, mine, b.groups);
       }
       h_.steps += fmt::format("{},{:.9g},{:.6g}\n", step, loss, lr);
       const std::int64_t done = trainer_->step_count();
@@ -377,7 +386,8 @@ private:
     auto timer = ctx_.timers.scope("validation");
     const std::int64_t done = trainer_->step_count();
     const ImageSet& val = data_->validation();
-    const PairEvaluation e = trainer_->evaluate(val.images.data(), val.orientations, val.mine);
+    const PairEvaluation e =
+        trainer_->evaluate(val.images.data(), val.orientations, val.mine, 0, val.groups);
     h_.validations += fmt::format("{},{:.9g},{:.6g},{:.6g}\n", done, e.loss, e.rmse, e.mean_abs);
     const double rate = double(done * batch_) / (wall_seconds() - start_);
     ctx_.log.info("train: step {} loss {:.4f}, validation loss {:.4f} rmse {:.4f} rad, {:.1f} "
@@ -399,7 +409,7 @@ private:
     if (!best_state_.empty()) net_.set_state_vector(best_state_);
     const ImageSet& val = data_->validation();
     const PairEvaluation e = trainer_->evaluate(val.images.data(), val.orientations, val.mine,
-                                                p_.integer("n_plot_pairs"));
+                                                p_.integer("n_plot_pairs"), val.groups);
     ModelInfo final_info = info(trainer_->step_count());
     final_info["validation_rmse"] = fmt::format("{:.6g}", e.rmse);
     final_info["validation_mean_abs"] = fmt::format("{:.6g}", e.mean_abs);

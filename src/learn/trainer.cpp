@@ -8,8 +8,8 @@
 #include "model_file.hpp"
 #include "network_module.hpp"
 #include "pairpose/core/error.hpp"
-#include "pairpose/core/parse.hpp"
 #include "pairpose/core/mpi.hpp"
+#include "pairpose/core/parse.hpp"
 
 namespace pairpose::learn {
 
@@ -54,7 +54,8 @@ struct Trainer::Impl {
   /// All ranks' rows: F (B × D) with this rank's rows live, the others detached.
   torch::Tensor gather(const torch::Tensor& local, Block mine, std::int64_t n_batch) const;
   /// The loss over all pairs of F against the orientations (and the targets it used).
-  torch::Tensor loss(const torch::Tensor& f, const std::vector<geometry::Quat>& q) const;
+  torch::Tensor loss(const torch::Tensor& f, const std::vector<geometry::Quat>& q,
+                     const std::vector<std::int32_t>& groups) const;
   torch::Tensor embed_local(const float* images, Block mine) const;
   void sum_gradients() const;
   void average_batch_statistics() const;
@@ -77,10 +78,26 @@ torch::Tensor to_tensor(const std::vector<double>& v) {
       .to(torch::kFloat32);
 }
 
-void check_batch(const std::vector<geometry::Quat>& q, Block mine, MPI_Comm comm) {
+/// 1 for the pairs (i < j, row-major upper triangle) of one group, 0 for the others.
+std::vector<double> same_group(const std::vector<std::int32_t>& groups, size_t b) {
+  std::vector<double> m;
+  m.reserve(b * (b - 1) / 2);
+  for (size_t i = 0; i < b; ++i)
+    for (size_t j = i + 1; j < b; ++j)
+      m.push_back(groups.empty() || groups[i] == groups[j] ? 1.0 : 0.0);
+  return m;
+}
+
+void check_batch(const std::vector<geometry::Quat>& q, Block mine, MPI_Comm comm,
+                 const std::vector<std::int32_t>& groups) {
   std::string message;
+  const auto pairs = same_group(groups, q.size());
   if (q.size() < 2)
     message = "training batch: at least 2 images are needed";
+  else if (!groups.empty() && groups.size() != q.size())
+    message = "training batch: groups and orientations differ in length";
+  else if (std::count(pairs.begin(), pairs.end(), 1.0) == 0)
+    message = "training batch: no two images of the same map";
   else if (mine.begin < 0 || mine.end > std::int64_t(q.size()) || mine.size() < 0)
     message = "training batch: this rank's rows are outside the batch";
   mpi::agree_or_throw(message, comm);
@@ -116,12 +133,16 @@ torch::Tensor Trainer::Impl::gather(const torch::Tensor& local, Block mine,
   return torch::cat({full.slice(0, 0, mine.begin), local, full.slice(0, mine.end, n_batch)});
 }
 
-torch::Tensor Trainer::Impl::loss(const torch::Tensor& f,
-                                  const std::vector<geometry::Quat>& q) const {
+torch::Tensor Trainer::Impl::loss(const torch::Tensor& f, const std::vector<geometry::Quat>& q,
+                                  const std::vector<std::int32_t>& groups) const {
   const std::int64_t b = f.size(0);
   const std::vector<double> targets = pair_targets(q);
   const torch::Tensor t = to_tensor(targets);
-  const torch::Tensor w = to_tensor(pair_weights(targets, options.rebalance, options.weight_scale));
+  std::vector<double> weights = pair_weights(targets, options.rebalance, options.weight_scale);
+  const std::vector<double> same = same_group(groups, q.size());
+  for (size_t k = 0; k < weights.size(); ++k)
+    weights[k] *= same[k];
+  const torch::Tensor w = to_tensor(weights);
   const torch::Tensor iu = torch::triu_indices(b, b, 1);
   const torch::Tensor d = pairwise_distances(f).index({iu[0], iu[1]});
   const torch::Tensor diff = d - t;
@@ -191,13 +212,14 @@ double Trainer::learning_rate() const {
 
 double Trainer::loss_and_gradient(const float* local_images,
                                   const std::vector<geometry::Quat>& orientations, Block mine,
-                                  std::vector<float>& gradient) {
-  check_batch(orientations, mine, impl_->comm);
+                                  std::vector<float>& gradient,
+                                  const std::vector<std::int32_t>& groups) {
+  check_batch(orientations, mine, impl_->comm, groups);
   impl_->network.impl().branch->train();
   impl_->optimizer->zero_grad();
   const torch::Tensor local = impl_->embed_local(local_images, mine);
   const torch::Tensor f = impl_->gather(local, mine, std::int64_t(orientations.size()));
-  const torch::Tensor l = impl_->loss(f, orientations);
+  const torch::Tensor l = impl_->loss(f, orientations, groups);
   if (l.requires_grad()) l.backward();
   impl_->sum_gradients();
   gradient.clear();
@@ -209,9 +231,9 @@ double Trainer::loss_and_gradient(const float* local_images,
 }
 
 double Trainer::step(const float* local_images, const std::vector<geometry::Quat>& orientations,
-                     Block mine) {
+                     Block mine, const std::vector<std::int32_t>& groups) {
   std::vector<float> gradient;
-  const double l = loss_and_gradient(local_images, orientations, mine, gradient);
+  const double l = loss_and_gradient(local_images, orientations, mine, gradient, groups);
   PAIRPOSE_CHECK(std::isfinite(l), "training diverged: the loss is " << l << " at step " << step_);
   for (auto& group : impl_->optimizer->param_groups())
     group.options().set_lr(learning_rate());
@@ -223,8 +245,8 @@ double Trainer::step(const float* local_images, const std::vector<geometry::Quat
 
 PairEvaluation Trainer::evaluate(const float* local_images,
                                  const std::vector<geometry::Quat>& orientations, Block mine,
-                                 std::int64_t max_sample) {
-  check_batch(orientations, mine, impl_->comm);
+                                 std::int64_t max_sample, const std::vector<std::int32_t>& groups) {
+  check_batch(orientations, mine, impl_->comm, groups);
   torch::NoGradGuard no_grad;
   auto& branch = impl_->network.impl().branch;
   branch->eval();
@@ -232,21 +254,24 @@ PairEvaluation Trainer::evaluate(const float* local_images,
   branch->train();
   const torch::Tensor f = impl_->gather(local, mine, std::int64_t(orientations.size()));
   PairEvaluation e;
-  e.loss = impl_->loss(f, orientations).item<double>();
+  e.loss = impl_->loss(f, orientations, groups).item<double>();
   const std::int64_t b = f.size(0);
   const torch::Tensor iu = torch::triu_indices(b, b, 1);
   const torch::Tensor cosines = torch::matmul(f, f.t()).index({iu[0], iu[1]});
   const torch::Tensor d = (2 * torch::acos(torch::clamp(cosines, 0.0, 1.0))).to(torch::kFloat64);
   const std::vector<double> targets = pair_targets(orientations);
+  const std::vector<double> same = same_group(groups, orientations.size());
   const double* dh = d.contiguous().data_ptr<double>();
-  e.n_pairs = std::int64_t(targets.size());
+  e.n_pairs = std::int64_t(std::count(same.begin(), same.end(), 1.0));
   const std::int64_t stride =
       max_sample > 0 ? std::max<std::int64_t>(1, e.n_pairs / max_sample) : 0;
   double s2 = 0, s1 = 0;
-  for (std::int64_t k = 0; k < e.n_pairs; ++k) {
+  for (std::int64_t k = 0, used = -1; k < std::int64_t(targets.size()); ++k) {
+    if (same[k] == 0) continue;
+    ++used;
     const double r = dh[k] - targets[k];
     s2 += r * r, s1 += std::abs(r);
-    if (stride && k % stride == 0 && std::int64_t(e.sample_truth.size()) < max_sample)
+    if (stride && used % stride == 0 && std::int64_t(e.sample_truth.size()) < max_sample)
       e.sample_truth.push_back(targets[k]), e.sample_estimate.push_back(dh[k]);
   }
   e.rmse = std::sqrt(s2 / double(e.n_pairs));

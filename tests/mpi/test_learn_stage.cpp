@@ -3,6 +3,7 @@
 
 #ifdef PAIRPOSE_HAVE_LEARN
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -15,6 +16,7 @@
 #include "pairpose/io/mrc.hpp"
 #include "pairpose/learn/images.hpp"
 #include "pairpose/learn/network.hpp"
+#include "pairpose/learn/source.hpp"
 #include "pairpose/learn/stage.hpp"
 #include "pairpose/simulate/projector.hpp"
 
@@ -199,6 +201,47 @@ BOOST_AUTO_TEST_CASE(online_simulation_of_random_assemblies,
   BOOST_CHECK_EXCEPTION(train(with({"random_maps=0", "output=" + dir + "/x.model"})), Error,
                         [](const Error& e) { return message_has(e, "at least one map"); });
   BOOST_TEST(!file_exists(dir + "/x.model"));
+}
+
+BOOST_AUTO_TEST_CASE(online_groups_show_one_map) {
+  // Two maps, groups of 4: every group shows one map; with a spread, the even items of a group
+  // lie within it of a common centre (so within twice it of each other).
+  MPI_Comm comm = MPI_COMM_WORLD;
+  Volume shifted = blob_map();
+  std::rotate(shifted.data.begin(), shifted.data.begin() + 24 * 24, shifted.data.end());
+  simulate::FourierProjector a(blob_map(), {}, comm), b(shifted, {}, comm);
+  learn::PreprocessOptions pre;
+  pre.size = 8;
+  const double spread = 0.3;
+  learn::SimulatedTrainingData data({&a, &b}, simulate::DrawOptions{}, 0, 3, 8,
+                                    split_block(8, comm), pre, 1, 4, spread);
+  BOOST_TEST(data.describe().find("groups of 4 images of one map within 0.3 rad") !=
+             std::string::npos);
+  std::int64_t n_near = 0, n_far = 0, maps_seen[2] = {0, 0};
+  for (std::int64_t step = 0; step < 10; ++step) {
+    const learn::ImageSet set = data.batch(step, 16, split_block(16, comm));
+    BOOST_TEST_REQUIRE(set.groups.size() == 16u);
+    for (std::int64_t g = 0; g < 4; ++g) {
+      ++maps_seen[set.groups[4 * g]];
+      for (std::int64_t k = 1; k < 4; ++k)
+        BOOST_TEST(set.groups[4 * g + k] == set.groups[4 * g]);
+      const double d = geometry::distance(set.orientations[4 * g], set.orientations[4 * g + 2]);
+      BOOST_TEST(d <= 2 * spread + 1e-9);
+      (geometry::distance(set.orientations[4 * g], set.orientations[4 * g + 1]) > 2 * spread
+           ? n_far
+           : n_near)++;
+    }
+  }
+  BOOST_TEST(maps_seen[0] > 5);
+  BOOST_TEST(maps_seen[1] > 5);
+  BOOST_TEST(n_far > n_near); // odd items are uniform: mostly far from the centre
+  BOOST_TEST(data.validation().groups.size() == 8u);
+  BOOST_CHECK_THROW(learn::SimulatedTrainingData({&a}, simulate::DrawOptions{}, 0, 3, 8,
+                                                 split_block(8, comm), pre, 1, 1, 0),
+                    Error);
+  BOOST_CHECK_THROW(learn::SimulatedTrainingData({&a}, simulate::DrawOptions{}, 0, 3, 8,
+                                                 split_block(8, comm), pre, 1, 0, spread),
+                    Error);
 }
 
 BOOST_AUTO_TEST_CASE(bad_datasets_are_clear_errors) {

@@ -184,6 +184,28 @@ BOOST_AUTO_TEST_CASE(loss_decreases_on_a_fixed_batch) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(pairs_of_two_maps_are_left_out) {
+  // Images 0, 1 show map 0 and 2, 3 map 1: the loss is the mean over the two pairs of one map,
+  // i.e. the mean of the losses of the two 2-image sets (inference mode: no batch statistics).
+  DistanceNetwork net(tiny(false), 2);
+  Trainer trainer(MPI_COMM_SELF, net, TrainerOptions{});
+  std::vector<float> images;
+  std::vector<geometry::Quat> q;
+  synthetic_batch(4, images, q);
+  const std::int64_t s2 = 16 * 16;
+  const PairEvaluation grouped = trainer.evaluate(images.data(), q, {0, 4}, 0, {0, 0, 1, 1});
+  const PairEvaluation first = trainer.evaluate(images.data(), {q[0], q[1]}, {0, 2});
+  const PairEvaluation second = trainer.evaluate(images.data() + 2 * s2, {q[2], q[3]}, {0, 2});
+  const PairEvaluation all = trainer.evaluate(images.data(), q, {0, 4});
+  BOOST_TEST(grouped.n_pairs == 2);
+  BOOST_TEST(all.n_pairs == 6);
+  BOOST_TEST(grouped.loss == 0.5 * (first.loss + second.loss), boost::test_tools::tolerance(1e-5));
+  BOOST_TEST(grouped.loss != all.loss, boost::test_tools::tolerance(1e-3));
+  // No two images of one map: nothing to learn from, a clear error.
+  BOOST_CHECK_THROW(trainer.step(images.data(), q, {0, 4}, {0, 1, 2, 3}), Error);
+  BOOST_CHECK_THROW(trainer.step(images.data(), q, {0, 4}, {0, 0, 1}), Error);
+}
+
 BOOST_AUTO_TEST_CASE(learning_rate_schedules) {
   DistanceNetwork net(tiny(false), 2);
   TrainerOptions o;

@@ -117,6 +117,7 @@ enum RngStream : std::uint64_t {
   stream_gauge = 11,
   stream_evaluate = 12,
   stream_assembly = 13,
+  stream_train_group = 14,
 };
 
 } // namespace pairpose

@@ -32,6 +32,9 @@ struct ImageSet {
   Block mine;                               ///< this rank's rows of the set
   std::vector<float> images;                ///< mine.size() × size² floats
   std::vector<geometry::Quat> orientations; ///< all rows of the set
+  /// All rows: the map each image shows. d_q between images of two different maps means
+  /// nothing, so such pairs are left out of the loss and of the figures.
+  std::vector<std::int32_t> groups;
   std::int64_t size() const { return std::int64_t(orientations.size()); }
 };
 
@@ -72,6 +75,7 @@ private:
   std::int64_t n_train_ = 0, stored_size_ = 0;
   std::vector<float> stored_; ///< n_train × stored_size² floats
   std::vector<geometry::Quat> orientations_;
+  std::vector<std::int32_t> maps_; ///< map_index of the training particles
   ImageSet validation_;
   std::string description_;
 };
@@ -81,13 +85,22 @@ private:
 /// through projectors[map_index], with white noise of variance v_ref / snr (v_ref: pooled clean
 /// variance of 256 reference draws; snr = 0: no noise), then preprocessed. The validation set is
 /// n_validation particles drawn from indices 2⁵⁰ + k (never used for training).
+///
+/// Groups (group_size > 0): the items are taken in consecutive groups of group_size (item k of
+/// step s is particle s·B + k; group ⌊(s·B + k) / group_size⌋), and every item of a group shows
+/// the same map, drawn per group, so that a batch has pairs of one map to learn from whatever
+/// the number of maps. With group_spread > 0 the orientations of the group's even-indexed items
+/// are its centre (drawn per group) turned by a rotation of uniform random axis and angle in
+/// [0, group_spread], and the odd-indexed items keep their uniform draw: a quarter of the pairs
+/// are then short distances (the ones that carry over to an unseen map), the others far ones.
 class SimulatedTrainingData : public TrainingData {
 public:
   /// Local; `mine_validation` is this rank's block of the validation set (split_block).
   SimulatedTrainingData(std::vector<const simulate::FourierProjector*> projectors,
                         const simulate::DrawOptions& draw, double snr, std::uint64_t seed,
                         std::int64_t n_validation, Block mine_validation,
-                        const PreprocessOptions& preprocess, int threads);
+                        const PreprocessOptions& preprocess, int threads,
+                        std::int64_t group_size = 0, double group_spread = 0);
   ImageSet batch(std::int64_t step, std::int64_t batch_size, Block mine) const override;
   const ImageSet& validation() const override { return validation_; }
   std::string describe() const override { return description_; }
@@ -95,11 +108,15 @@ public:
 
 private:
   ImageSet make_set(std::int64_t first_index, std::int64_t n, Block mine) const;
+  /// Particle `index`: draw_particle, then the group's map and turn (see the class comment).
+  Particle particle(std::int64_t index) const;
   std::vector<const simulate::FourierProjector*> projectors_;
   simulate::DrawOptions draw_;
   std::uint64_t seed_ = 0;
   double sigma_ = 0;
   int threads_ = 1;
+  std::int64_t group_size_ = 0;
+  double group_spread_ = 0;
   PreprocessOptions preprocess_;
   ImageSet validation_;
   std::string description_;

@@ -67,22 +67,25 @@ public:
 
   /// Collective: one optimiser step on the global batch. `local_images` holds mine.size()
   /// preprocessed images (size² floats each), `orientations` all B of the batch, `mine` this
-  /// rank's rows of the batch (blocks of the ranks must tile [0, B) in rank order). Returns L
-  /// before the update (the same value on every rank).
+  /// rank's rows of the batch (blocks of the ranks must tile [0, B) in rank order), `groups`
+  /// the map of every row (ImageSet::groups; empty = one map): only pairs of one map count.
+  /// Returns L before the update (the same value on every rank).
   double step(const float* local_images, const std::vector<geometry::Quat>& orientations,
-              Block mine);
+              Block mine, const std::vector<std::int32_t>& groups = {});
 
   /// Collective: L and the summed gradient ∂L/∂θ (parameter order of the network) without an
   /// update; training mode (batch statistics). For tests of the data-parallel gradient.
   double loss_and_gradient(const float* local_images,
                            const std::vector<geometry::Quat>& orientations, Block mine,
-                           std::vector<float>& gradient);
+                           std::vector<float>& gradient,
+                           const std::vector<std::int32_t>& groups = {});
 
   /// Collective: figures over all pairs of a held-out set (inference mode), with up to
   /// `max_sample` (d_q, d̂) pairs sampled evenly for plots.
   PairEvaluation evaluate(const float* local_images,
                           const std::vector<geometry::Quat>& orientations, Block mine,
-                          std::int64_t max_sample = 0);
+                          std::int64_t max_sample = 0,
+                          const std::vector<std::int32_t>& groups = {});
 
   std::int64_t step_count() const { return step_; }
   /// Learning rate the next step will use.
