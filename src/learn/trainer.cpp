@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <sstream>
 
 #include "model_file.hpp"
@@ -27,17 +28,18 @@ void TrainerOptions::check() const {
 }
 
 std::vector<double> pair_weights(const std::vector<double>& targets, bool rebalance,
-                                 double weight_scale) {
-  std::vector<double> w(targets.size(), 1.0);
+                                 double weight_scale, const std::vector<double>& used) {
+  std::vector<double> w = used.empty() ? std::vector<double>(targets.size(), 1.0) : used;
   if (rebalance) {
     constexpr int n_bins = 10;
     std::vector<double> count(n_bins, 0.0);
     auto bin = [](double d) { return std::min(n_bins - 1, std::max(0, int(d / M_PI * n_bins))); };
-    for (double d : targets)
-      count[bin(d)] += 1;
-    const double n_used = double(n_bins - std::count(count.begin(), count.end(), 0.0));
+    for (size_t k = 0; k < targets.size(); ++k)
+      count[bin(targets[k])] += w[k];
+    const double n_pairs = std::accumulate(count.begin(), count.end(), 0.0);
+    const double n_bins_used = double(n_bins - std::count(count.begin(), count.end(), 0.0));
     for (size_t k = 0; k < targets.size(); ++k) // mean weight 1, every used bin the same total
-      w[k] = double(targets.size()) / (n_used * count[bin(targets[k])]);
+      if (w[k] > 0) w[k] = n_pairs / (n_bins_used * count[bin(targets[k])]);
   }
   if (weight_scale > 0)
     for (size_t k = 0; k < targets.size(); ++k)
@@ -91,12 +93,13 @@ std::vector<double> same_group(const std::vector<std::int32_t>& groups, size_t b
 void check_batch(const std::vector<geometry::Quat>& q, Block mine, MPI_Comm comm,
                  const std::vector<std::int32_t>& groups) {
   std::string message;
-  const auto pairs = same_group(groups, q.size());
+  std::vector<std::int32_t> sorted = groups;
+  std::sort(sorted.begin(), sorted.end());
   if (q.size() < 2)
     message = "training batch: at least 2 images are needed";
   else if (!groups.empty() && groups.size() != q.size())
     message = "training batch: groups and orientations differ in length";
-  else if (std::count(pairs.begin(), pairs.end(), 1.0) == 0)
+  else if (!groups.empty() && std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end())
     message = "training batch: no two images of the same map";
   else if (mine.begin < 0 || mine.end > std::int64_t(q.size()) || mine.size() < 0)
     message = "training batch: this rank's rows are outside the batch";
@@ -138,11 +141,8 @@ torch::Tensor Trainer::Impl::loss(const torch::Tensor& f, const std::vector<geom
   const std::int64_t b = f.size(0);
   const std::vector<double> targets = pair_targets(q);
   const torch::Tensor t = to_tensor(targets);
-  std::vector<double> weights = pair_weights(targets, options.rebalance, options.weight_scale);
-  const std::vector<double> same = same_group(groups, q.size());
-  for (size_t k = 0; k < weights.size(); ++k)
-    weights[k] *= same[k];
-  const torch::Tensor w = to_tensor(weights);
+  const torch::Tensor w = to_tensor(
+      pair_weights(targets, options.rebalance, options.weight_scale, same_group(groups, q.size())));
   const torch::Tensor iu = torch::triu_indices(b, b, 1);
   const torch::Tensor d = pairwise_distances(f).index({iu[0], iu[1]});
   const torch::Tensor diff = d - t;

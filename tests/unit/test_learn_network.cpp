@@ -162,6 +162,14 @@ BOOST_AUTO_TEST_CASE(pair_weights_rebalance_and_scale) {
   BOOST_TEST(r[0] * 2 == r[2] * 3, boost::test_tools::tolerance(1e-12)); // bins of 2 and 3 pairs
   const auto s = pair_weights(d, false, 0.5);
   BOOST_TEST(s[0] == std::exp(-0.2), boost::test_tools::tolerance(1e-12));
+  // Pairs marked unused (two different maps) weigh 0 and do not count in the bins: the three
+  // used pairs of two bins get weights 3/(2·1) for the lone one and 3/(2·2) for the others.
+  const auto m = pair_weights(d, true, 0, {1, 0, 1, 1, 0, 0});
+  BOOST_TEST(m[1] == 0.0);
+  BOOST_TEST(m[4] == 0.0);
+  BOOST_TEST(m[0] == 1.5, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(m[2] == 0.75, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(m[3] == 0.75, boost::test_tools::tolerance(1e-12));
 }
 
 BOOST_AUTO_TEST_CASE(loss_decreases_on_a_fixed_batch) {

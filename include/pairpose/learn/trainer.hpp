@@ -107,8 +107,10 @@ private:
 };
 
 /// The weights w_ij of the pairs i < j of a batch (row-major upper triangle, B(B−1)/2 values)
-/// for targets d (same layout), as described above. Exposed for tests.
+/// for targets d (same layout), as described above. `used` (same layout, 0 or 1; empty = all
+/// 1) marks the pairs that count: the others get weight 0 and are left out of the rebalancing
+/// counts. Exposed for tests.
 std::vector<double> pair_weights(const std::vector<double>& targets, bool rebalance,
-                                 double weight_scale);
+                                 double weight_scale, const std::vector<double>& used = {});
 
 } // namespace pairpose::learn
