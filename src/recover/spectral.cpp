@@ -34,6 +34,27 @@ void check_degrees(const PairSet& local, MPI_Comm comm) {
                                              << isolated.str() << "); every particle needs pairs");
 }
 
+/// y += A·x summed over ranks, for the symmetric matrix A with A_ij = A_ji = value[p] on this
+/// rank's pairs p = (i, j) (collective; y must hold this rank's other terms only).
+void add_pair_product(const PairSet& local, const std::vector<double>& value, const RowMatrix& x,
+                      RowMatrix& y, MPI_Comm comm) {
+  const std::int64_t k = x.cols();
+  const double* xd = x.data();
+  double* yd = y.data();
+  for (std::int64_t p = 0; p < local.size(); ++p) {
+    const double m = value[p];
+    const double* xi = xd + local.i[p] * k;
+    const double* xj = xd + local.j[p] * k;
+    double* yi = yd + local.i[p] * k;
+    double* yj = yd + local.j[p] * k;
+    for (std::int64_t c = 0; c < k; ++c) {
+      yi[c] += m * xj[c];
+      yj[c] += m * xi[c];
+    }
+  }
+  mpi::all_sum_inplace(yd, x.rows() * k, comm);
+}
+
 /// y = S·x with S the sampled Gram matrix scaled by 1/p and diagonal 3.
 class SampledGram {
 public:
@@ -47,20 +68,7 @@ public:
     y.setZero(x.rows(), k);
     for (std::int64_t r = local_.rows.begin; r < local_.rows.end; ++r)
       y.row(r) = 3.0 * x.row(r);
-    const double* xd = x.data();
-    double* yd = y.data();
-    for (std::int64_t p = 0; p < local_.size(); ++p) {
-      const double m = value_[p];
-      const double* xi = xd + local_.i[p] * k;
-      const double* xj = xd + local_.j[p] * k;
-      double* yi = yd + local_.i[p] * k;
-      double* yj = yd + local_.j[p] * k;
-      for (std::int64_t c = 0; c < k; ++c) {
-        yi[c] += m * xj[c];
-        yj[c] += m * xi[c];
-      }
-    }
-    mpi::all_sum_inplace(yd, x.rows() * k, comm_);
+    add_pair_product(local_, value_, x, y, comm_);
   }
 
 private:
@@ -69,31 +77,15 @@ private:
   std::vector<double> value_;
 };
 
-} // namespace
-
-std::vector<geometry::Quat> spectral_initialise(const PairSet& local, MPI_Comm comm,
-                                                const SpectralOptions& opt,
-                                                SpectralReport* report) {
-  const auto start = std::chrono::steady_clock::now();
+/// Shared tail of the spectral and Laplacian starts: rounding of the embedding y (replicated on
+/// every rank), the quaternions of this rank's rows gathered everywhere, and the report.
+std::vector<geometry::Quat> round_embedding(RowMatrix y, const detail::EigenPairs& eig,
+                                            const PairSet& local, MPI_Comm comm,
+                                            const SpectralOptions& opt, double fraction,
+                                            std::chrono::steady_clock::time_point start,
+                                            std::chrono::steady_clock::time_point eigen_done,
+                                            SpectralReport* report) {
   const std::int64_t n = local.n_particles;
-  PAIRPOSE_CHECK(n >= 9, "spectral initialisation: needs at least 9 particles, got " << n);
-  PAIRPOSE_CHECK(local.rows == split_block(n, comm),
-                 "spectral initialisation: the pair set's rows are not this rank's block");
-  detail::validate_pairs(local, comm);
-  check_degrees(local, comm);
-
-  std::int64_t n_used = 0;
-  for (double w : local.weight)
-    n_used += w > 0;
-  n_used = mpi::all_sum(n_used, comm);
-  const double fraction = static_cast<double>(n_used) / (0.5 * double(n) * double(n - 1));
-
-  const SampledGram gram(local, 1.0 / fraction, comm);
-  detail::EigenPairs eig = detail::top_eigenpairs(gram, n, opt, comm);
-  const auto eigen_done = std::chrono::steady_clock::now();
-  mpi::broadcast(eig.values.data(), static_cast<std::int64_t>(eig.values.size()), 0, comm);
-  mpi::broadcast(&eig.residual, 1, 0, comm);
-  RowMatrix y = detail::scaled_embedding(eig);
   // Every rank continues from rank 0's embedding, so the result is identical everywhere even if
   // the all-reduces rounded differently on different ranks.
   mpi::broadcast(y.data(), y.size(), 0, comm);
@@ -128,6 +120,129 @@ std::vector<geometry::Quat> spectral_initialise(const PairSet& local, MPI_Comm c
     report->seconds_rounding = std::chrono::duration<double>(rounding_done - eigen_done).count();
   }
   return q;
+}
+
+/// Rank 0's Ritz values and residual on every rank (the report is identical everywhere).
+void share_eigenvalues(detail::EigenPairs& eig, MPI_Comm comm) {
+  mpi::broadcast(eig.values.data(), static_cast<std::int64_t>(eig.values.size()), 0, comm);
+  mpi::broadcast(&eig.residual, 1, 0, comm);
+}
+
+/// Fraction of the N(N−1)/2 pairs present with weight > 0 (collective).
+double used_pair_fraction(const PairSet& local, MPI_Comm comm) {
+  std::int64_t n_used = 0;
+  for (double w : local.weight)
+    n_used += w > 0;
+  n_used = mpi::all_sum(n_used, comm);
+  const double n = static_cast<double>(local.n_particles);
+  return static_cast<double>(n_used) / (0.5 * n * (n - 1));
+}
+
+/// y = ½(I + S')·x with S' = D^-½·W·D^-½ − u₀·u₀ᵀ, W_ij = exp(−(d_ij/τ)²) on the pairs and
+/// u₀ = √D/‖√D‖ its trivial eigenvector (eigenvalue 1), deflated. The shift maps the spectrum
+/// [−1, 1] to [0, 1], so that subspace iteration finds the algebraically largest eigenvalues.
+class NormalisedAffinity {
+public:
+  NormalisedAffinity(const PairSet& local, double tau, MPI_Comm comm) : local_(local), comm_(comm) {
+    const std::int64_t n = local.n_particles;
+    value_.resize(local.size());
+    std::vector<double> degree(static_cast<std::size_t>(n), 0.0);
+    for (std::int64_t p = 0; p < local.size(); ++p) {
+      const double d = local.distance[p] / tau;
+      value_[p] = local.weight[p] > 0 ? std::exp(-d * d) : 0.0;
+      degree[local.i[p]] += value_[p];
+      degree[local.j[p]] += value_[p];
+    }
+    mpi::all_sum_inplace(degree.data(), n, comm);
+    inv_sqrt_degree_.resize(n);
+    trivial_.resize(n);
+    double norm = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+      PAIRPOSE_CHECK(degree[i] > 0, "Laplacian initialisation: particle "
+                                        << i << " has no pair with a finite affinity");
+      inv_sqrt_degree_(i) = 1.0 / std::sqrt(degree[i]);
+      trivial_(i) = std::sqrt(degree[i]);
+      norm += degree[i];
+    }
+    trivial_ /= std::sqrt(norm);
+    for (std::int64_t p = 0; p < local.size(); ++p)
+      value_[p] *= inv_sqrt_degree_(local.i[p]) * inv_sqrt_degree_(local.j[p]);
+  }
+  void operator()(const RowMatrix& x, RowMatrix& y) const {
+    const std::int64_t k = x.cols();
+    y.setZero(x.rows(), k);
+    add_pair_product(local_, value_, x, y, comm_);
+    // Rank-local from here on: every rank holds the same x and (after the sum) the same S·x.
+    const Eigen::RowVectorXd along = trivial_.transpose() * x;
+    y -= trivial_ * along;
+    y = 0.5 * (x + y);
+  }
+  const Eigen::VectorXd& inv_sqrt_degree() const { return inv_sqrt_degree_; }
+
+private:
+  const PairSet& local_;
+  MPI_Comm comm_;
+  std::vector<double> value_;
+  Eigen::VectorXd inv_sqrt_degree_, trivial_;
+};
+
+} // namespace
+
+std::vector<geometry::Quat> spectral_initialise(const PairSet& local, MPI_Comm comm,
+                                                const SpectralOptions& opt,
+                                                SpectralReport* report) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::int64_t n = local.n_particles;
+  PAIRPOSE_CHECK(n >= 9, "spectral initialisation: needs at least 9 particles, got " << n);
+  PAIRPOSE_CHECK(local.rows == split_block(n, comm),
+                 "spectral initialisation: the pair set's rows are not this rank's block");
+  detail::validate_pairs(local, comm);
+  check_degrees(local, comm);
+
+  const double fraction = used_pair_fraction(local, comm);
+
+  const SampledGram gram(local, 1.0 / fraction, comm);
+  detail::EigenPairs eig = detail::top_eigenpairs(gram, n, opt, comm);
+  const auto eigen_done = std::chrono::steady_clock::now();
+  share_eigenvalues(eig, comm);
+  return round_embedding(detail::scaled_embedding(eig), eig, local, comm, opt, fraction, start,
+                         eigen_done, report);
+}
+
+std::vector<geometry::Quat> laplacian_initialise(const PairSet& local, MPI_Comm comm,
+                                                 const SpectralOptions& opt,
+                                                 SpectralReport* report) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::int64_t n = local.n_particles;
+  PAIRPOSE_CHECK(n >= 11, "Laplacian initialisation: needs at least 11 particles, got " << n);
+  PAIRPOSE_CHECK(opt.laplacian_tau > 0 && std::isfinite(opt.laplacian_tau),
+                 "Laplacian initialisation: tau must be > 0, got " << opt.laplacian_tau);
+  PAIRPOSE_CHECK(local.rows == split_block(n, comm),
+                 "Laplacian initialisation: the pair set's rows are not this rank's block");
+  detail::validate_pairs(local, comm);
+  check_degrees(local, comm);
+  const double fraction = used_pair_fraction(local, comm);
+
+  SpectralOptions screened = opt;
+  screened.stop_when_two_agree = false;
+  const NormalisedAffinity affinity(local, opt.laplacian_tau, comm);
+  detail::EigenPairs eig = detail::top_eigenpairs(affinity, n, opt, comm);
+  const auto eigen_done = std::chrono::steady_clock::now();
+  for (double& v : eig.values)
+    v = 2 * v - 1; // back to the eigenvalues of D^-½·W·D^-½ (trivial one deflated)
+  share_eigenvalues(eig, comm);
+
+  // Generalised eigenvectors D^-½·u, centred and whitened to Yᵀ·Y = N/3.
+  RowMatrix y = affinity.inv_sqrt_degree().asDiagonal() * eig.vectors;
+  y.rowwise() -= y.colwise().mean();
+  const Eigen::MatrixXd second = y.transpose() * y * (3.0 / static_cast<double>(n));
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(second);
+  PAIRPOSE_CHECK(es.eigenvalues().minCoeff() > 1e-12 * es.eigenvalues().maxCoeff(),
+                 "Laplacian initialisation: the eigenvectors are degenerate (pair graph too "
+                 "sparse or disconnected)");
+  y = y * es.operatorInverseSqrt();
+  return round_embedding(std::move(y), eig, local, comm, screened, fraction, start, eigen_done,
+                         report);
 }
 
 } // namespace pairpose::recover

@@ -210,7 +210,7 @@ Rounding find_rounding(const RowMatrix& y, const std::vector<std::int64_t>& samp
       ++n_hits;
     }
     // The lowest residual reached from two different starts, or exact data: stop screening.
-    if (n_hits >= 2 || best.residual < 1e-20) break;
+    if ((opt.stop_when_two_agree && n_hits >= 2) || best.residual < 1e-20) break;
   }
   // Polish the best start on the whole rounding sample.
   Rounding out = round_from(ys, best.t, opt.max_rounding_iterations, opt.rounding_tolerance);

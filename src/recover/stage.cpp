@@ -9,10 +9,10 @@
 
 #include "pairpose/config/provenance.hpp"
 #include "pairpose/core/error.hpp"
-#include "pairpose/core/parse.hpp"
 #include "pairpose/core/files.hpp"
 #include "pairpose/core/memory.hpp"
 #include "pairpose/core/mpi.hpp"
+#include "pairpose/core/parse.hpp"
 #include "pairpose/core/random.hpp"
 #include "pairpose/evaluate/orientation_error.hpp"
 #include "pairpose/io/dataset.hpp"
@@ -28,10 +28,17 @@ namespace pairpose::recover {
 
 void declare_recover(config::Schema& s) {
   s.string("dataset", "", "Dataset (HDF5) holding the pair set /pairs; /recover is added to it.");
-  s.choice("init", "auto", {"auto", "random", "spectral", "landmark"},
+  s.choice("init", "auto", {"auto", "random", "spectral", "landmark", "laplacian"},
            "Initialisation of restart 0: random rotations, spectral (all pairs of /pairs), "
-           "landmark spectral (needs pairs written with landmarks > 0), or auto (landmark when "
-           "/pairs has landmarks, else spectral). Further restarts start from random rotations.");
+           "landmark spectral (needs pairs written with landmarks > 0), laplacian (Laplacian "
+           "eigenmap: for pair sets of short distances only, such as pairs.strategy = \"knn\"), "
+           "or auto (landmark when /pairs has landmarks, laplacian when it was written by the "
+           "knn strategy, else spectral). Further restarts start from random rotations.");
+  s.real("laplacian_tau", 0.5, 1e-3, 10,
+         "init = laplacian: width tau of the pair affinity exp(-(d/tau)^2).", "rad");
+  s.integer("eigen_iterations", 0, 0, 1000000,
+            "Iteration limit of the eigensolver of the spectral and Laplacian starts (0 = 500 "
+            "for spectral, 5000 for laplacian, whose eigenvalues lie closer together).");
   s.choice("method", "lbfgs", {"lbfgs", "gd", "adam"},
            "Refinement: Riemannian L-BFGS or gradient descent (Armijo line search), or Adam.");
   s.integer("max_iterations", 1000, 0, 1e9, "Iteration limit per restart.");
@@ -58,9 +65,11 @@ void declare_recover(config::Schema& s) {
   s.integer("stop_after", 0, 0, 1e9,
             "Testing: stop after this many iterations in total, leaving only the checkpoint.");
   s.integer("seed", 1, 0, 9.2e18, "Seed of the random initialisation and the spectral rounding.");
-  s.integer("spectral_restarts", 48, 1, 1000,
-            "Random starts of the spectral rounding (screened; stops early once two agree). One "
-            "start finds the right rotation about one time in four.");
+  s.integer("spectral_restarts", 0, 0, 1000,
+            "Random starts of the rounding of the spectral and Laplacian starts (0 = 48 for "
+            "spectral, screened and stopped early once two agree: one start finds the right "
+            "rotation about one time in four; 200 for laplacian, all screened: its residual has "
+            "more local minima).");
   s.integer("log_every", 10, 0, 1e9, "Log the loss every this many iterations (0 = never).");
   s.integer("eval_fit", 20000, 0, 1e9,
             "E_OR at the end (datasets with true orientations): fit the O(4) alignment on at "
@@ -116,7 +125,9 @@ std::vector<double> initial_orientations(const StageContext& ctx, const io::Data
   if (init == "random") return random_quaternions(pairs.n_particles, seed, 0);
   SpectralOptions so;
   so.seed = seed;
-  so.n_restarts = static_cast<int>(p.integer("spectral_restarts"));
+  so.n_restarts = p.integer("spectral_restarts") > 0
+                      ? static_cast<int>(p.integer("spectral_restarts"))
+                      : (init == "laplacian" ? 200 : 48);
   SpectralReport report;
   std::vector<geometry::Quat> q;
   if (init == "landmark") {
@@ -131,13 +142,26 @@ std::vector<double> initial_orientations(const StageContext& ctx, const io::Data
       ctx.log.warn("recover: {} particles could not be placed from landmarks (first: {}); they "
                    "start from random orientations",
                    report.unplaced.size(), report.unplaced.front());
+  } else if (init == "laplacian") {
+    so.laplacian_tau = p.real("laplacian_tau");
+    so.max_eigen_iterations =
+        p.integer("eigen_iterations") > 0 ? static_cast<int>(p.integer("eigen_iterations")) : 5000;
+    q = laplacian_initialise(pairs, ctx.comm, so, &report);
   } else {
+    if (p.integer("eigen_iterations") > 0)
+      so.max_eigen_iterations = static_cast<int>(p.integer("eigen_iterations"));
     q = spectral_initialise(pairs, ctx.comm, so, &report);
   }
   ctx.log.info("recover: {} initialisation in {:.1f} s (rounding residual {:.3g}, eigensolver "
                "{} iterations{})",
                init, report.seconds, report.residual, report.n_eigen_iterations,
                report.eigen_converged ? "" : ", NOT converged");
+  {
+    std::string v;
+    for (double e : report.eigenvalues)
+      v += fmt::format(" {:.5f}", e);
+    ctx.log.info("recover: leading eigenvalues of the initialisation's matrix:{}", v);
+  }
   return from_quats(q);
 }
 
@@ -245,10 +269,12 @@ void run_recover(StageContext& ctx) {
       pairs.weight[e] *= std::exp(-pairs.distance[e] / weights.tau);
 
   std::string init = p.string("init");
-  if (init == "auto")
-    init = parse_int64(pairs_attribute(ds, "landmarks", "0"), ds.path() + ": /pairs landmarks") > 0
-               ? "landmark"
-               : "spectral";
+  if (init == "auto") {
+    if (parse_int64(pairs_attribute(ds, "landmarks", "0"), ds.path() + ": /pairs landmarks") > 0)
+      init = "landmark";
+    else
+      init = pairs_attribute(ds, "strategy", "") == "knn" ? "laplacian" : "spectral";
+  }
   SolverOptions options = solver_options(p, path);
   const auto seed = static_cast<std::uint64_t>(p.integer("seed"));
   const bool resume = p.boolean("resume") && file_exists(options.checkpoint_path);

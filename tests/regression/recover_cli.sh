@@ -120,4 +120,22 @@ EOF
 edit nopairs.h5 "del f['pairs']"
 check_error "no pair set" "run .pairpose pairs. first" "${mpi[@]}" "$bin" recover run.toml \
   --set recover.dataset=nopairs.h5
+# Nearest-neighbour pairs (strategy knn): init = "auto" picks the Laplacian start, records it,
+# and the solver reaches the orientations; a bad laplacian_tau is refused, naming the key.
+check "knn pairs" "${mpi[@]}" "$bin" pairs run.toml --set pairs.dataset=knn.h5 \
+  --set pairs.strategy=knn --set pairs.budget=20
+check "knn recover" "${mpi[@]}" "$bin" recover run.toml --set recover.dataset=knn.h5 \
+  --set recover.init=auto --set recover.max_iterations=300
+grep -q "laplacian initialisation" out || { echo "FAIL: auto did not pick laplacian"; cat out; fail=1; }
+check "knn recovered" "$py" - <<'EOF'
+import h5py
+with h5py.File("knn.h5", "r") as f:
+    g = f["recover"]
+    assert g.attrs["init"] == "laplacian", g.attrs["init"]
+    e = float(g.attrs["e_or_median"])
+    assert e < 0.1, e
+EOF
+check_error "bad laplacian_tau" "laplacian_tau" "${mpi[@]}" "$bin" recover run.toml \
+  --set recover.dataset=knn.h5 --set recover.init=laplacian --set recover.laplacian_tau=0
+
 exit $fail

@@ -21,17 +21,20 @@ namespace {
 
 using testing::as_quats;
 
-/// Median E_OR of spectral initialisation + L-BFGS refinement on all pairs.
-double recovered_error(double sigma, std::uint64_t seed) {
+/// Median E_OR of an initialisation (spectral or Laplacian) + L-BFGS refinement on the pairs of
+/// `sopt` (all pairs by default).
+double recovered_error(double sigma, std::uint64_t seed, pairs::SamplingOptions sopt = {},
+                       bool laplacian = false) {
   const std::int64_t n = 1650;
   const auto truth = random_quaternions(n, seed, 1000);
   auto model = pairs::DistanceModel::exact_noise(as_quats(truth), sigma, seed);
-  pairs::SamplingOptions sopt;
-  sopt.strategy = pairs::Strategy::all;
+  if (sopt.strategy == pairs::Strategy::random) sopt.strategy = pairs::Strategy::all;
   const PairSet p = pairs::sample_pairs(sopt, model, MPI_COMM_SELF);
   SpectralOptions so;
   so.seed = seed;
-  const auto init = spectral_initialise(p, MPI_COMM_SELF, so);
+  so.max_eigen_iterations = laplacian ? 5000 : so.max_eigen_iterations;
+  const auto init = laplacian ? laplacian_initialise(p, MPI_COMM_SELF, so)
+                              : spectral_initialise(p, MPI_COMM_SELF, so);
   const PairObjective obj(p, {}, MPI_COMM_SELF);
   SolverOptions opt;
   opt.max_iterations = 300;
@@ -51,6 +54,19 @@ double recovered_error(double sigma, std::uint64_t seed) {
 }
 
 } // namespace
+
+// Each particle's 20 nearest by distance only (pairs.strategy = "knn"), σ = 0.1: the Laplacian
+// start is refined to the orientations; on such pair sets it is what init = "auto" picks.
+BOOST_AUTO_TEST_CASE(nearest_neighbour_pairs_laplacian_start) {
+  pairs::SamplingOptions sopt;
+  sopt.strategy = pairs::Strategy::knn;
+  sopt.budget = 20;
+  const double laplacian = recovered_error(0.1, 3, sopt, true);
+  const double spectral = recovered_error(0.1, 3, sopt, false);
+  std::printf("20 nearest, sigma 0.1: laplacian + L-BFGS %.3g rad, spectral + L-BFGS %.3g rad\n",
+              laplacian, spectral);
+  BOOST_TEST(laplacian <= 0.1);
+}
 
 BOOST_AUTO_TEST_CASE(exact_distances_five_seeds) {
   for (std::uint64_t seed = 1; seed <= 5; ++seed)

@@ -82,6 +82,33 @@ inline PairSet landmark_pairs(const std::vector<Quat>& q, const std::vector<std:
   return s;
 }
 
+/// Each particle's k nearest by true distance (the pair set of pairs.strategy = "knn"): the
+/// unordered pair {a, b} is present when either is among the other's k nearest, stored once.
+inline PairSet nearest_pairs(const std::vector<Quat>& q, int k, double sigma, std::uint64_t seed,
+                             MPI_Comm comm) {
+  PairSet s;
+  s.n_particles = static_cast<std::int64_t>(q.size());
+  s.rows = pairpose::split_block(s.n_particles, comm);
+  std::vector<std::vector<std::int64_t>> near(q.size());
+  for (std::int64_t a = 0; a < s.n_particles; ++a) {
+    std::vector<std::pair<double, std::int64_t>> d;
+    for (std::int64_t b = 0; b < s.n_particles; ++b)
+      if (b != a) d.emplace_back(pairpose::geometry::distance(q[a], q[b]), b);
+    std::partial_sort(d.begin(), d.begin() + k, d.end());
+    for (int c = 0; c < k; ++c)
+      near[a].push_back(d[c].second);
+    std::sort(near[a].begin(), near[a].end());
+  }
+  auto is_near = [&](std::int64_t a, std::int64_t b) {
+    return std::binary_search(near[a].begin(), near[a].end(), b);
+  };
+  for (std::int64_t i = s.rows.begin; i < s.rows.end; ++i)
+    for (std::int64_t j = 0; j < s.n_particles; ++j)
+      if (j != i && stores(i, j) && (is_near(i, j) || is_near(j, i)))
+        add_pair(s, q, i, j, sigma, seed);
+  return s;
+}
+
 struct Error4 {
   double median = 0, mean = 0;
 };

@@ -53,6 +53,8 @@ struct SpectralOptions {
   /// (up to `max_rounding_iterations` rounds, stopping when the residual changes by less than
   /// `rounding_tolerance`, relative).
   int n_restarts = 48;
+  /// Stop screening once two starts reach the lowest residual (false: screen every start).
+  bool stop_when_two_agree = true;
   int n_screening_iterations = 60;
   std::int64_t n_screening_rows = 1000;
   int max_rounding_iterations = 500;
@@ -72,6 +74,8 @@ struct SpectralOptions {
   /// with the seed (0 = all); T is then applied to every particle once. Keeps the cost of the
   /// restarts independent of N at the million-particle scale.
   std::int64_t n_rounding_sample = 20000;
+  /// laplacian_initialise only: width τ (rad) of the affinity exp(−(d/τ)²) of a pair.
+  double laplacian_tau = 0.5;
 };
 
 /// What the initialisation did; identical on every rank.
@@ -124,5 +128,22 @@ using pairs::landmark_rng_index;
 std::vector<geometry::Quat> landmark_initialise(const PairSet& local, MPI_Comm comm,
                                                 const SpectralOptions& opt,
                                                 SpectralReport* report = nullptr);
+
+/// Collective. Canonical unit quaternions of all n_particles, identical on every rank, for pair
+/// sets that hold only short distances (each particle's nearest neighbours, pairs.strategy =
+/// "knn"), where the Gram matrix of spectral_initialise is mostly unknown rather than sampled.
+///
+/// Laplacian eigenmap on SO(3): the affinity W_ij = exp(−(d_ij/τ)²) on the pairs (w_ij > 0),
+/// normalised as D^-½·W·D^-½ (D the degrees). For neighbourhoods of orientations spread over
+/// SO(3), the eigenvectors after the trivial one (eigenvalue 1, √D) sample the first non-constant
+/// harmonics of SO(3), whose span is that of the nine entries of R_i. So the next 9 eigenvectors,
+/// mapped back by D^-½, centred and whitened to Yᵀ·Y = N/3 (the second moment of vec R over
+/// uniform rotations), are Y = V·T for an orthogonal T, found by the same rounding as
+/// spectral_initialise, screening every start (its residual has more local minima). The start
+/// is rough (it assumes the views cover SO(3) evenly); it is
+/// meant to be refined by the solver. Throws as spectral_initialise.
+std::vector<geometry::Quat> laplacian_initialise(const PairSet& local, MPI_Comm comm,
+                                                 const SpectralOptions& opt,
+                                                 SpectralReport* report = nullptr);
 
 } // namespace pairpose::recover
