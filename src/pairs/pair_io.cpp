@@ -1,5 +1,6 @@
 #include "pairpose/pairs/pair_io.hpp"
 
+#include <cmath>
 #include <fmt/format.h>
 
 #include "pairpose/core/error.hpp"
@@ -27,6 +28,14 @@ void write_pairs(io::Dataset& ds, const PairSet& pairs,
   ds.write_rows("pairs/index", m, 2, index.data());
   std::vector<std::int64_t>().swap(index);
   ds.write_rows("pairs/distance", m, 1, pairs.distance.data());
+  if (mpi::all_sum(static_cast<std::int64_t>(pairs.inplane.size()), comm) > 0) {
+    mpi::agree_or_throw(static_cast<std::int64_t>(pairs.inplane.size()) == m
+                            ? std::string()
+                            : fmt::format("{}: {} in-plane angles for {} pairs", ds.path(),
+                                          pairs.inplane.size(), m),
+                        comm);
+    ds.write_rows("pairs/inplane", m, 1, pairs.inplane.data());
+  }
   ds.write_rows("pairs/counts", pairs.rows.size(), 1, counts.data());
   ds.set_attribute("pairs", "n_particles", std::to_string(pairs.n_particles));
   ds.set_attribute("pairs", "n_pairs", std::to_string(n_total));
@@ -69,6 +78,15 @@ PairSet read_pairs(const io::Dataset& ds) {
     out.i[e] = index.at(e, 0), out.j[e] = index.at(e, 1);
   out.distance = ds.read_rows<double>("pairs/distance", mine).data;
   out.weight.assign(static_cast<std::size_t>(local), 1.0);
+  if (ds.has("pairs/inplane")) {
+    PAIRPOSE_CHECK(ds.n_rows("pairs/inplane") == n_rows,
+                   ds.path() << ": /pairs/inplane has " << ds.n_rows("pairs/inplane")
+                             << " rows for " << n_rows << " pairs");
+    out.inplane = ds.read_rows<double>("pairs/inplane", mine).data;
+    for (std::int64_t e = 0; e < local; ++e)
+      PAIRPOSE_CHECK(std::isfinite(out.inplane[e]),
+                     ds.path() << ": /pairs/inplane row " << first + e << " is not finite");
+  }
   return out;
 }
 

@@ -1,12 +1,14 @@
 #include "pairpose/pairs/stage.hpp"
 
 #include <fmt/format.h>
+#include <limits>
 
 #include "pairpose/core/error.hpp"
 #include "pairpose/core/memory.hpp"
 #include "pairpose/core/mpi.hpp"
 #include "pairpose/core/random.hpp"
 #include "pairpose/io/dataset.hpp"
+#include "pairpose/pairs/aligned.hpp"
 #include "pairpose/pairs/landmarks.hpp"
 #include "pairpose/pairs/pair_io.hpp"
 #include "pairpose/pairs/pair_sampler.hpp"
@@ -33,9 +35,21 @@ void declare_pairs(config::Schema& s) {
   s.integer("knn_candidates", 0, 0, 1e9,
             "knn/mix: nearest partners are searched among this many random candidates (0 = all "
             "particles, O(N) distance evaluations per particle).");
-  s.choice("source", "exact", {"exact", "exact+noise", "euclidean", "embedding"},
-           "Estimated distance: true d_q, d_q plus Gaussian noise, scaled image distance, or the "
-           "learned distance of the embeddings.");
+  s.choice("source", "exact", {"exact", "exact+noise", "euclidean", "embedding", "aligned"},
+           "Estimated distance: true d_q, d_q plus Gaussian noise, scaled image distance, the "
+           "learned distance of the embeddings, or rotational alignment of the images (for maps "
+           "no network was trained on; with strategy knn: each image's budget best-aligned "
+           "images; also stores the in-plane angles /pairs/inplane for recover.init = vdm).");
+  s.real("aligned_resolution", 20.0, 0, 1e4,
+         "aligned: Gaussian low-pass of the images before alignment, exp(-(s r)^2/2).", "Å");
+  s.boolean("aligned_ctf", true, "aligned: phase-flip each image by its CTF first.");
+  s.integer("aligned_min_shared", 10, 0, 1e6,
+            "aligned: a pair is kept when the two images share at least this many of their "
+            "best-aligned images (drops unlike views that happen to correlate).");
+  s.real("aligned_tilt", 0.15, 0, 3.14159,
+         "aligned: the typical angle t between the viewing directions of a kept pair; the "
+         "stored distance is 2 acos(cos(t/2) |cos(alpha/2)|), alpha the in-plane angle.",
+         "rad");
   s.real("noise_sigma", 0.1, 0, 10, "exact+noise: standard deviation of the noise on d.", "rad");
   s.real("euclidean_scale", 0, 0, 1e12,
          "euclidean: factor on the RMS pixel difference; 0 = automatic (mean distance π/2 + 2/π).");
@@ -121,15 +135,62 @@ void require_memory(const config::Params& p, std::int64_t n, std::int64_t image_
   const bool all = p.string("strategy") == "all";
   const std::int64_t per_particle = all ? (n - 1) / 2 + 1 : std::min(p.integer("budget"), n - 1);
   const bool euclidean = p.string("source") == "euclidean";
+  const bool aligned = p.string("source") == "aligned";
+  // aligned: every image's polar features (36 rings × 37 coefficients, complex float) and
+  // neighbour lists (twice, symmetrised) on every rank.
+  const std::int64_t features =
+      euclidean ? memory::checked_product({n, image_size, image_size, 4})
+      : aligned ? memory::checked_product({n, 36 * 37 * 8 + 3 * per_particle * 8})
+                : memory::checked_product({n, 32});
   const std::int64_t bytes =
-      memory::checked_sum({memory::checked_product({share, per_particle, 2 * 32}),
-                           euclidean ? memory::checked_product({n, image_size, image_size, 4})
-                                     : memory::checked_product({n, 32})});
+      memory::checked_sum({memory::checked_product({share, per_particle, 2 * 40}), features});
   memory::require(
       bytes,
       fmt::format("pairs: {} pairs a particle for {} particles ({} strategy, source {})",
                   per_particle, n, p.string("strategy"), p.string("source")),
       comm);
+}
+
+/// source = "aligned": features of this rank's images, gathered on every rank, then the pairs.
+PairSet aligned_pair_set(StageContext& ctx, const io::Dataset& ds) {
+  const auto& p = ctx.params;
+  PAIRPOSE_CHECK(ds.has_images(), ds.path() << ": the aligned source needs images");
+  AlignedOptions opt;
+  opt.pixel_size = ds.info().pixel_size;
+  opt.resolution = p.real("aligned_resolution");
+  opt.ctf_flip = p.boolean("aligned_ctf");
+  opt.neighbours = p.integer("budget");
+  opt.min_shared = p.integer("aligned_min_shared");
+  opt.tilt = p.real("aligned_tilt");
+  const Block rows = ds.block();
+  PolarFeatures all;
+  {
+    auto timer = ctx.timers.scope("read features");
+    const ImageStack images = ds.read_images(rows);
+    const std::vector<Particle> particles = ds.read_particles(rows);
+    PolarFeatures local = polar_features(images, particles, opt);
+    all.n = ds.n_particles();
+    all.n_radii = local.n_radii;
+    all.n_coefficients = local.n_coefficients;
+    all.values.resize(static_cast<std::size_t>(all.n * local.stride()));
+    const int n_ranks = mpi::comm_size(ctx.comm);
+    const std::vector<std::int64_t> offsets = block_offsets(all.n, n_ranks);
+    const std::int64_t floats = 2 * local.stride();
+    PAIRPOSE_CHECK(all.n * floats < std::numeric_limits<int>::max(),
+                   "pairs: the aligned features of " << all.n
+                                                     << " images exceed the int count of "
+                                                        "MPI_Allgatherv");
+    std::vector<int> counts(n_ranks), displs(n_ranks);
+    for (int r = 0; r < n_ranks; ++r) {
+      counts[r] = static_cast<int>(floats * (offsets[r + 1] - offsets[r]));
+      displs[r] = static_cast<int>(floats * offsets[r]);
+    }
+    mpi::check(MPI_Allgatherv(local.values.data(), counts[mpi::comm_rank(ctx.comm)], MPI_FLOAT,
+                              all.values.data(), counts.data(), displs.data(), MPI_FLOAT, ctx.comm),
+               "MPI_Allgatherv");
+  }
+  auto timer = ctx.timers.scope("sample pairs");
+  return aligned_pairs(all, rows, opt, ctx.comm);
 }
 
 } // namespace
@@ -155,7 +216,12 @@ void run_pairs(StageContext& ctx) {
     opt.landmark_partners = p.integer("landmark_partners");
   }
   PairSet pairs;
-  {
+  if (p.string("source") == "aligned") {
+    PAIRPOSE_CHECK(p.string("strategy") == "knn" && p.integer("landmarks") == 0,
+                   "pairs: source = \"aligned\" chooses its own pairs (each image's budget "
+                   "best-aligned images): set strategy = \"knn\" and landmarks = 0");
+    pairs = aligned_pair_set(ctx, ds);
+  } else {
     DistanceModel model = [&] {
       auto timer = ctx.timers.scope("read features");
       return make_model(ds, p);

@@ -157,6 +157,7 @@ void RefinementSolver::start_restart(SolverState& st, const Initializer& init,
   st.grad0_norm = std::sqrt(dot(grad, grad));
   st.last_loss = loss;
   st.started = true;
+  st.converged = opt_.max_iterations <= 0; // 0 iterations: the start is the result
   st.history.push_back({st.restart, 0, loss, st.grad0_norm, 0.0});
   log_iteration(st);
 }

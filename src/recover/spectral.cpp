@@ -1,6 +1,8 @@
 // spectral_initialise: the spectral step on the whole (sampled) Gram matrix, then rounding.
 #include <chrono>
 #include <cmath>
+#include <complex>
+#include <limits>
 #include <sstream>
 
 #include "pairpose/core/mpi.hpp"
@@ -77,6 +79,24 @@ private:
   std::vector<double> value_;
 };
 
+/// The common part of a start's report (collective: the wall time is rank 0's).
+void fill_report(SpectralReport& report, const detail::EigenPairs& eig, double fraction,
+                 std::chrono::steady_clock::time_point start,
+                 std::chrono::steady_clock::time_point eigen_done,
+                 std::chrono::steady_clock::time_point done, MPI_Comm comm) {
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  mpi::broadcast(&seconds, 1, 0, comm);
+  report = SpectralReport{};
+  report.eigenvalues = eig.values;
+  report.n_eigen_iterations = eig.n_iterations;
+  report.eigen_converged = eig.converged;
+  report.eigen_residual = eig.residual;
+  report.pair_fraction = fraction;
+  report.seconds = seconds;
+  report.seconds_eigen = std::chrono::duration<double>(eigen_done - start).count();
+  report.seconds_rounding = std::chrono::duration<double>(done - eigen_done).count();
+}
+
 /// Shared tail of the spectral and Laplacian starts: rounding of the embedding y (replicated on
 /// every rank), the quaternions of this rank's rows gathered everywhere, and the report.
 std::vector<geometry::Quat> round_embedding(RowMatrix y, const detail::EigenPairs& eig,
@@ -103,21 +123,12 @@ std::vector<geometry::Quat> round_embedding(RowMatrix y, const detail::EigenPair
     q[r] = detail::quaternion_of_vec(y.row(r) * rounding.t);
   detail::allgather_rows(q, local.rows, comm);
 
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  mpi::broadcast(&seconds, 1, 0, comm);
+  SpectralReport filled;
+  fill_report(report ? *report : filled, eig, fraction, start, eigen_done, rounding_done, comm);
   if (report) {
-    *report = SpectralReport{};
-    report->eigenvalues = eig.values;
-    report->n_eigen_iterations = eig.n_iterations;
-    report->eigen_converged = eig.converged;
-    report->eigen_residual = eig.residual;
     report->residual = rounding.residual;
     report->best_restart = rounding.best_restart;
     report->n_rounding_iterations = rounding.n_iterations;
-    report->pair_fraction = fraction;
-    report->seconds = seconds;
-    report->seconds_eigen = std::chrono::duration<double>(eigen_done - start).count();
-    report->seconds_rounding = std::chrono::duration<double>(rounding_done - eigen_done).count();
   }
   return q;
 }
@@ -138,7 +149,8 @@ double used_pair_fraction(const PairSet& local, MPI_Comm comm) {
   return static_cast<double>(n_used) / (0.5 * n * (n - 1));
 }
 
-/// y = ½(I + S')·x with S' = D^-½·W·D^-½ − u₀·u₀ᵀ, W_ij = exp(−(d_ij/τ)²) on the pairs and
+/// y = ½(I + S')·x with S' = D^-½·W·D^-½ − u₀·u₀ᵀ, W_ij = exp(−(d_ij/τ)²) on the pairs (1 for
+/// τ = ∞) and
 /// u₀ = √D/‖√D‖ its trivial eigenvector (eigenvalue 1), deflated. The shift maps the spectrum
 /// [−1, 1] to [0, 1], so that subspace iteration finds the algebraically largest eigenvalues.
 class NormalisedAffinity {
@@ -148,7 +160,7 @@ public:
     value_.resize(local.size());
     std::vector<double> degree(static_cast<std::size_t>(n), 0.0);
     for (std::int64_t p = 0; p < local.size(); ++p) {
-      const double d = local.distance[p] / tau;
+      const double d = std::isfinite(tau) ? local.distance[p] / tau : 0.0;
       value_[p] = local.weight[p] > 0 ? std::exp(-d * d) : 0.0;
       degree[local.i[p]] += value_[p];
       degree[local.j[p]] += value_[p];
@@ -243,6 +255,171 @@ std::vector<geometry::Quat> laplacian_initialise(const PairSet& local, MPI_Comm 
   y = y * es.operatorInverseSqrt();
   return round_embedding(std::move(y), eig, local, comm, screened, fraction, start, eigen_done,
                          report);
+}
+
+} // namespace pairpose::recover
+
+namespace pairpose::recover {
+
+namespace {
+
+using Frame = Eigen::Matrix3d; ///< rows e1, e2, v
+
+Frame tangent_frame(const Eigen::Vector3d& v) {
+  Eigen::Vector3d a(0.3, 0.5, 0.8);
+  a.normalize();
+  if (std::abs(a.dot(v)) > 0.9) a = Eigen::Vector3d(0.8, -0.5, 0.3).normalized();
+  const Eigen::Vector3d e1 = (a - a.dot(v) * v).normalized();
+  Frame f;
+  f.row(0) = e1.transpose();
+  f.row(1) = v.cross(e1).transpose();
+  f.row(2) = v.transpose();
+  return f;
+}
+
+/// In-plane angle of the rotation m (atan2 of its upper-left 2 × 2 block's rotation part).
+double inplane_angle(const Eigen::Matrix3d& m) {
+  return std::atan2(m(1, 0) - m(0, 1), m(0, 0) + m(1, 1));
+}
+
+/// Top eigenvector of the normalised Hermitian matrix with entries exp(i·phase_p) on the pairs
+/// (H_ji = exp(i·phase), H_ij its conjugate), by power iteration on ½(I + D^-½·H·D^-½); returns
+/// its Rayleigh quotient and writes the phases of the vector (collective; the same on every rank).
+double synchronise(const PairSet& local, const std::vector<double>& phase,
+                   const Eigen::VectorXd& inv_sqrt_degree, std::uint64_t seed,
+                   std::vector<double>& gamma, MPI_Comm comm) {
+  const std::int64_t n = local.n_particles;
+  Eigen::VectorXcd x(n), y(n);
+  for (std::int64_t i = 0; i < n; ++i) {
+    Rng rng(seed, stream_init, static_cast<std::uint64_t>(i));
+    x(i) = std::complex<double>(rng.normal(), rng.normal());
+  }
+  x.normalize();
+  double lambda = 0;
+  for (int it = 0; it < 2000; ++it) {
+    y.setZero();
+    for (std::int64_t p = 0; p < local.size(); ++p) {
+      if (local.weight[p] <= 0) continue;
+      const std::int64_t i = local.i[p], j = local.j[p];
+      const std::complex<double> h = std::polar(inv_sqrt_degree(i) * inv_sqrt_degree(j), phase[p]);
+      y(j) += h * x(i);
+      y(i) += std::conj(h) * x(j);
+    }
+    mpi::all_sum_inplace(reinterpret_cast<double*>(y.data()), 2 * n, comm);
+    lambda = x.dot(y).real(); // xᴴ·H·x
+    y = 0.5 * (x + y);
+    const double norm = y.norm();
+    PAIRPOSE_CHECK(norm > 0, "vdm initialisation: the synchronisation matrix vanished");
+    y /= norm;
+    const double change = (y - x).norm();
+    x.swap(y);
+    int stop = change < 1e-10;
+    mpi::broadcast(&stop, 1, 0, comm);
+    if (stop) break;
+  }
+  mpi::broadcast(reinterpret_cast<double*>(x.data()), 2 * n, 0, comm);
+  mpi::broadcast(&lambda, 1, 0, comm);
+  gamma.resize(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i)
+    gamma[i] = std::arg(x(i));
+  return lambda;
+}
+
+} // namespace
+
+std::vector<geometry::Quat> vdm_initialise(const PairSet& local, MPI_Comm comm,
+                                           const SpectralOptions& opt, SpectralReport* report) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::int64_t n = local.n_particles;
+  PAIRPOSE_CHECK(n >= 11, "vdm initialisation: needs at least 11 particles, got " << n);
+  PAIRPOSE_CHECK(local.rows == split_block(n, comm),
+                 "vdm initialisation: the pair set's rows are not this rank's block");
+  detail::validate_pairs(local, comm);
+  mpi::agree_or_throw(local.inplane.size() == local.distance.size()
+                          ? std::string()
+                          : "vdm initialisation: the pair set has no in-plane angles (write it "
+                            "with pairs.source = \"aligned\")",
+                      comm);
+  check_degrees(local, comm);
+  const double fraction = used_pair_fraction(local, comm);
+
+  // 1. Viewing directions from the graph's first harmonics.
+  const NormalisedAffinity adjacency(local, std::numeric_limits<double>::infinity(), comm);
+  detail::EigenPairs eig = detail::top_eigenpairs(adjacency, n, opt, comm);
+  for (double& v : eig.values)
+    v = 2 * v - 1;
+  share_eigenvalues(eig, comm);
+  RowMatrix v = adjacency.inv_sqrt_degree().asDiagonal() * eig.vectors.leftCols(3);
+  v.rowwise() -= v.colwise().mean();
+  const Eigen::MatrixXd second = v.transpose() * v * (3.0 / static_cast<double>(n));
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(second);
+  PAIRPOSE_CHECK(es.eigenvalues().minCoeff() > 1e-12 * es.eigenvalues().maxCoeff(),
+                 "vdm initialisation: the eigenvectors are degenerate (pair graph too sparse or "
+                 "disconnected)");
+  v = v * es.operatorInverseSqrt();
+  mpi::broadcast(v.data(), v.size(), 0, comm);
+  std::vector<Frame> frame(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) {
+    Eigen::Vector3d vi = v.row(i).transpose();
+    const double norm = vi.norm();
+    vi = norm > 0 ? Eigen::Vector3d(vi / norm) : Eigen::Vector3d(0, 0, 1);
+    frame[i] = tangent_frame(vi);
+  }
+  const auto eigen_done = std::chrono::steady_clock::now();
+
+  // 2. In-plane angles by synchronisation, for both signs of the α convention.
+  std::vector<double> beta(static_cast<std::size_t>(local.size()));
+  for (std::int64_t p = 0; p < local.size(); ++p)
+    beta[p] = inplane_angle(frame[local.j[p]] * frame[local.i[p]].transpose());
+  std::vector<double> gamma, best_gamma, phase(beta.size());
+  double best_lambda = -std::numeric_limits<double>::infinity(), best_sign = 1;
+  for (const double sign : {1.0, -1.0}) {
+    for (std::int64_t p = 0; p < local.size(); ++p)
+      phase[p] = -sign * local.inplane[p] - beta[p];
+    const double lambda =
+        synchronise(local, phase, adjacency.inv_sqrt_degree(), opt.seed, gamma, comm);
+    if (lambda > best_lambda) best_lambda = lambda, best_gamma = gamma, best_sign = sign;
+  }
+  std::vector<Eigen::Matrix3d> r(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i)
+    r[i] = Eigen::AngleAxisd(best_gamma[i], Eigen::Vector3d::UnitZ()).toRotationMatrix() * frame[i];
+
+  // 3. Neighbour averaging: R_b ≈ Rz(−s·α_ab)·R_a for a pair (a, b).
+  std::vector<double> sums(static_cast<std::size_t>(9 * n));
+  for (int round = 0; round < opt.vdm_smoothing; ++round) {
+    std::fill(sums.begin(), sums.end(), 0.0);
+    for (std::int64_t p = 0; p < local.size(); ++p) {
+      if (local.weight[p] <= 0) continue;
+      const std::int64_t a = local.i[p], b = local.j[p];
+      const double angle = best_sign * local.inplane[p];
+      const Eigen::Matrix3d to_a =
+          Eigen::AngleAxisd(angle, Eigen::Vector3d::UnitZ()).toRotationMatrix() * r[b];
+      const Eigen::Matrix3d to_b =
+          Eigen::AngleAxisd(-angle, Eigen::Vector3d::UnitZ()).toRotationMatrix() * r[a];
+      Eigen::Map<Eigen::Matrix<double, 3, 3, Eigen::RowMajor>>(sums.data() + 9 * a) += to_a;
+      Eigen::Map<Eigen::Matrix<double, 3, 3, Eigen::RowMajor>>(sums.data() + 9 * b) += to_b;
+    }
+    mpi::all_sum_inplace(sums.data(), 9 * n, comm);
+    for (std::int64_t i = 0; i < n; ++i) {
+      const Eigen::Matrix3d m =
+          Eigen::Map<const Eigen::Matrix<double, 3, 3, Eigen::RowMajor>>(sums.data() + 9 * i);
+      if (m.norm() > 0) r[i] = detail::nearest_rotation(m);
+    }
+  }
+  std::vector<geometry::Quat> q(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) {
+    Eigen::Matrix<double, 1, 9> vec;
+    for (int a = 0; a < 3; ++a)
+      for (int b = 0; b < 3; ++b)
+        vec(3 * a + b) = r[i](a, b);
+    q[i] = detail::quaternion_of_vec(vec);
+  }
+  SpectralReport filled;
+  fill_report(report ? *report : filled, eig, fraction, start, eigen_done,
+              std::chrono::steady_clock::now(), comm);
+  // The synchronisation's eigenvalue (1 for perfectly consistent angles) as the residual.
+  if (report) report->residual = 1 - best_lambda;
+  return q;
 }
 
 } // namespace pairpose::recover

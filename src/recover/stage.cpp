@@ -28,20 +28,27 @@ namespace pairpose::recover {
 
 void declare_recover(config::Schema& s) {
   s.string("dataset", "", "Dataset (HDF5) holding the pair set /pairs; /recover is added to it.");
-  s.choice("init", "auto", {"auto", "random", "spectral", "landmark", "laplacian"},
+  s.choice("init", "auto", {"auto", "random", "spectral", "landmark", "laplacian", "vdm"},
            "Initialisation of restart 0: random rotations, spectral (all pairs of /pairs), "
            "landmark spectral (needs pairs written with landmarks > 0), laplacian (Laplacian "
            "eigenmap: for pair sets of short distances only, such as pairs.strategy = \"knn\"), "
-           "or auto (landmark when /pairs has landmarks, laplacian when it was written by the "
-           "knn strategy, else spectral). Further restarts start from random rotations.");
+           "vdm (viewing directions from the pair graph, then in-plane angles by synchronisation: "
+           "needs the in-plane angles of pairs.source = \"aligned\"), or auto (landmark when "
+           "/pairs has landmarks, vdm when it has in-plane angles, laplacian when it was written "
+           "by the knn strategy, else spectral). Further restarts start from random rotations.");
   s.real("laplacian_tau", 0.5, 1e-3, 10,
          "init = laplacian: width tau of the pair affinity exp(-(d/tau)^2).", "rad");
+  s.integer("vdm_smoothing", 10, 0, 10000,
+            "init = vdm: rounds of neighbour averaging after the in-plane synchronisation.");
   s.integer("eigen_iterations", 0, 0, 1000000,
-            "Iteration limit of the eigensolver of the spectral and Laplacian starts (0 = 500 "
-            "for spectral, 5000 for laplacian, whose eigenvalues lie closer together).");
+            "Iteration limit of the eigensolver of the spectral, Laplacian and vdm starts (0 = "
+            "500 for spectral, 5000 for the others, whose eigenvalues lie closer together).");
   s.choice("method", "lbfgs", {"lbfgs", "gd", "adam"},
            "Refinement: Riemannian L-BFGS or gradient descent (Armijo line search), or Adam.");
-  s.integer("max_iterations", 1000, 0, 1e9, "Iteration limit per restart.");
+  s.integer("max_iterations", -1, -1, 1e9,
+            "Iteration limit per restart (-1 = 1000, or 0 after the vdm start: the distances of "
+            "aligned pairs assume a typical tilt, and refining on them moves the orientations "
+            "away from the truth; the refine stage is the next step there).");
   s.real("grad_tol", 1e-8, 0, 1, "Stop when |grad| falls below this fraction of its start value.");
   s.real("loss_tol", 1e-12, 0, 1,
          "Stop when the relative loss change stays below this for 3 iterations.");
@@ -142,6 +149,11 @@ std::vector<double> initial_orientations(const StageContext& ctx, const io::Data
       ctx.log.warn("recover: {} particles could not be placed from landmarks (first: {}); they "
                    "start from random orientations",
                    report.unplaced.size(), report.unplaced.front());
+  } else if (init == "vdm") {
+    so.vdm_smoothing = static_cast<int>(p.integer("vdm_smoothing"));
+    so.max_eigen_iterations =
+        p.integer("eigen_iterations") > 0 ? static_cast<int>(p.integer("eigen_iterations")) : 5000;
+    q = vdm_initialise(pairs, ctx.comm, so, &report);
   } else if (init == "laplacian") {
     so.laplacian_tau = p.real("laplacian_tau");
     so.max_eigen_iterations =
@@ -272,10 +284,13 @@ void run_recover(StageContext& ctx) {
   if (init == "auto") {
     if (parse_int64(pairs_attribute(ds, "landmarks", "0"), ds.path() + ": /pairs landmarks") > 0)
       init = "landmark";
+    else if (ds.has("pairs/inplane"))
+      init = "vdm";
     else
       init = pairs_attribute(ds, "strategy", "") == "knn" ? "laplacian" : "spectral";
   }
   SolverOptions options = solver_options(p, path);
+  if (p.integer("max_iterations") < 0) options.max_iterations = init == "vdm" ? 0 : 1000;
   const auto seed = static_cast<std::uint64_t>(p.integer("seed"));
   const bool resume = p.boolean("resume") && file_exists(options.checkpoint_path);
   if (p.boolean("resume") && !resume)

@@ -12,10 +12,13 @@ namespace pairpose {
 
 struct PairSet {
   std::int64_t n_particles = 0;
-  Block rows;                      ///< this rank's particles: every i lies in rows
-  std::vector<std::int64_t> i, j;  ///< particle indices of each pair
-  std::vector<double> distance;    ///< estimated distance d̂_ij, radians, in [0, π]
-  std::vector<double> weight;      ///< w_ij ≥ 0 (1 when unweighted)
+  Block rows;                     ///< this rank's particles: every i lies in rows
+  std::vector<std::int64_t> i, j; ///< particle indices of each pair
+  std::vector<double> distance;   ///< estimated distance d̂_ij, radians, in [0, π]
+  std::vector<double> weight;     ///< w_ij ≥ 0 (1 when unweighted)
+  /// In-plane rotation α_ij (rad) between the two images, per pair, when the distance source
+  /// measured it (pairs.source = "aligned", /pairs/inplane); empty otherwise.
+  std::vector<double> inplane;
   std::int64_t size() const { return static_cast<std::int64_t>(i.size()); }
 };
 

@@ -76,6 +76,9 @@ struct SpectralOptions {
   std::int64_t n_rounding_sample = 20000;
   /// laplacian_initialise only: width τ (rad) of the affinity exp(−(d/τ)²) of a pair.
   double laplacian_tau = 0.5;
+  /// vdm_initialise only: rounds of neighbour averaging after the synchronisation, each setting
+  /// R_i to the rotation nearest to Σ_j Rz(±α_ij)·R_j over its pairs.
+  int vdm_smoothing = 10;
 };
 
 /// What the initialisation did; identical on every rank.
@@ -145,5 +148,27 @@ std::vector<geometry::Quat> landmark_initialise(const PairSet& local, MPI_Comm c
 std::vector<geometry::Quat> laplacian_initialise(const PairSet& local, MPI_Comm comm,
                                                  const SpectralOptions& opt,
                                                  SpectralReport* report = nullptr);
+
+/// Collective. Canonical unit quaternions of all n_particles, identical on every rank, from a pair
+/// set that links images of nearby viewing directions and carries each pair's in-plane angle
+/// α_ij (PairSet::inplane, from pairs.source = "aligned"), whatever the pair's distance.
+///
+/// 1. Viewing directions: the 3 eigenvectors after the trivial one of the normalised adjacency
+///    D^-½·A·D^-½ of the pair graph sample the first harmonics of the sphere, whose span is that
+///    of the coordinates of the viewing direction v_i. Mapped back by D^-½, centred, whitened and
+///    normalised, they give v_i up to one orthogonal 3 × 3 matrix.
+/// 2. In-plane angles: with any tangent frame F_i = (e1_i, e2_i, v_i) per particle, R_i =
+///    Rz(γ_i)·F_i, and a pair's images agree when γ_j − γ_i = −s·α_ij − β_ij, β_ij the in-plane
+///    angle of F_j·F_iᵀ. The γ_i are the phases of the top eigenvector of the Hermitian matrix
+///    with entries exp(i(−s·α_ij − β_ij)) (angular synchronisation, power iteration); the sign s
+///    (the handedness of the α convention relative to the recovered v) is the one with the larger
+///    eigenvalue.
+/// 3. opt.vdm_smoothing rounds of neighbour averaging, which even out the tilt between
+///    neighbours that the in-plane relation ignores.
+/// In the spirit of the vector diffusion maps of Singer & Wu (2012). The start is as good as the
+/// neighbour graph is dense: it needs many particles per viewing direction.
+std::vector<geometry::Quat> vdm_initialise(const PairSet& local, MPI_Comm comm,
+                                           const SpectralOptions& opt,
+                                           SpectralReport* report = nullptr);
 
 } // namespace pairpose::recover
