@@ -18,7 +18,7 @@ using detail::RowMatrix;
 constexpr std::uint64_t rounding_sample_rng_index = (std::uint64_t(1) << 62) - 1;
 
 /// Throws (collectively) naming the first particles without any usable pair.
-void check_degrees(const PairSet& local, MPI_Comm comm) {
+void check_degrees(const PairSet& local, const char* what, MPI_Comm comm) {
   std::vector<std::int32_t> degree(static_cast<std::size_t>(local.n_particles), 0);
   for (std::int64_t p = 0; p < local.size(); ++p)
     if (local.weight[p] > 0) {
@@ -31,9 +31,10 @@ void check_degrees(const PairSet& local, MPI_Comm comm) {
   for (std::int64_t i = 0; i < local.n_particles; ++i)
     if (degree[i] == 0 && n_isolated++ < 10) isolated << (n_isolated > 1 ? ", " : "") << i;
   PAIRPOSE_CHECK(n_isolated == 0,
-                 "spectral initialisation: " << n_isolated
-                                             << " particle(s) have no pair with weight > 0 (first: "
-                                             << isolated.str() << "); every particle needs pairs");
+                 what << " initialisation: " << n_isolated
+                      << " particle(s) have no pair with weight > 0 (first: " << isolated.str()
+                      << "); every particle needs pairs (with pairs.source = \"aligned\": lower "
+                         "pairs.aligned_min_shared)");
 }
 
 /// y += A·x summed over ranks, for the symmetric matrix A with A_ij = A_ji = value[p] on this
@@ -209,7 +210,7 @@ std::vector<geometry::Quat> spectral_initialise(const PairSet& local, MPI_Comm c
   PAIRPOSE_CHECK(local.rows == split_block(n, comm),
                  "spectral initialisation: the pair set's rows are not this rank's block");
   detail::validate_pairs(local, comm);
-  check_degrees(local, comm);
+  check_degrees(local, "spectral", comm);
 
   const double fraction = used_pair_fraction(local, comm);
 
@@ -232,7 +233,7 @@ std::vector<geometry::Quat> laplacian_initialise(const PairSet& local, MPI_Comm 
   PAIRPOSE_CHECK(local.rows == split_block(n, comm),
                  "Laplacian initialisation: the pair set's rows are not this rank's block");
   detail::validate_pairs(local, comm);
-  check_degrees(local, comm);
+  check_degrees(local, "Laplacian", comm);
   const double fraction = used_pair_fraction(local, comm);
 
   SpectralOptions screened = opt;
@@ -340,7 +341,7 @@ std::vector<geometry::Quat> vdm_initialise(const PairSet& local, MPI_Comm comm,
                           : "vdm initialisation: the pair set has no in-plane angles (write it "
                             "with pairs.source = \"aligned\")",
                       comm);
-  check_degrees(local, comm);
+  check_degrees(local, "vdm", comm);
   const double fraction = used_pair_fraction(local, comm);
 
   // 1. Viewing directions from the graph's first harmonics.
