@@ -39,7 +39,8 @@ void declare_pairs(config::Schema& s) {
            "Estimated distance: true d_q, d_q plus Gaussian noise, scaled image distance, the "
            "learned distance of the embeddings, or rotational alignment of the images (for maps "
            "no network was trained on; with strategy knn: each image's budget best-aligned "
-           "images; also stores the in-plane angles /pairs/inplane for recover.init = vdm).");
+           "images; also stores the in-plane angles /pairs/inplane for recover.init = vdm; "
+           "assumes centred particles, and costs O(N^2) image comparisons).");
   s.real("aligned_resolution", 20.0, 0, 1e4,
          "aligned: Gaussian low-pass of the images before alignment, exp(-(s r)^2/2).", "Å");
   s.boolean("aligned_ctf", true, "aligned: phase-flip each image by its CTF first.");
