@@ -1,10 +1,8 @@
 #include "pairpose/pairs/aligned.hpp"
 
 #include <algorithm>
-#include <climits>
 #include <cmath>
 #include <fftw3.h>
-#include <numeric>
 
 #include "pairpose/core/error.hpp"
 #include "pairpose/core/mpi.hpp"
@@ -237,20 +235,8 @@ PairSet aligned_pairs(const PolarFeatures& all, const Block& rows, const Aligned
   }
 
   // 2. Every row's list on every rank.
-  const int n_ranks = mpi::comm_size(comm);
-  const std::vector<std::int64_t> offsets = block_offsets(n, n_ranks);
-  PAIRPOSE_CHECK(n * k < std::numeric_limits<int>::max(),
-                 "aligned pairs: " << n << " × " << k
-                                   << " neighbour lists exceed the int count of MPI_Allgatherv");
-  std::vector<int> counts(n_ranks), displs(n_ranks);
-  for (int r = 0; r < n_ranks; ++r) {
-    counts[r] = static_cast<int>(k * (offsets[r + 1] - offsets[r]));
-    displs[r] = static_cast<int>(k * offsets[r]);
-  }
   std::vector<std::int64_t> lists(static_cast<std::size_t>(n * k));
-  mpi::check(MPI_Allgatherv(mine.data(), static_cast<int>(mine.size()), MPI_INT64_T, lists.data(),
-                            counts.data(), displs.data(), MPI_INT64_T, comm),
-             "MPI_Allgatherv");
+  mpi::allgather_blocks(mine.data(), n, k, lists.data(), comm, "aligned pairs: neighbour lists");
 
   // 3. Symmetrised neighbour sets: j ∈ S(i) when i lists j or j lists i.
   std::vector<std::vector<std::int64_t>> sym(static_cast<std::size_t>(n));

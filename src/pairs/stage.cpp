@@ -1,7 +1,6 @@
 #include "pairpose/pairs/stage.hpp"
 
 #include <fmt/format.h>
-#include <limits>
 
 #include "pairpose/core/error.hpp"
 #include "pairpose/core/memory.hpp"
@@ -174,21 +173,9 @@ PairSet aligned_pair_set(StageContext& ctx, const io::Dataset& ds) {
     all.n_radii = local.n_radii;
     all.n_coefficients = local.n_coefficients;
     all.values.resize(static_cast<std::size_t>(all.n * local.stride()));
-    const int n_ranks = mpi::comm_size(ctx.comm);
-    const std::vector<std::int64_t> offsets = block_offsets(all.n, n_ranks);
-    const std::int64_t floats = 2 * local.stride();
-    PAIRPOSE_CHECK(all.n * floats < std::numeric_limits<int>::max(),
-                   "pairs: the aligned features of " << all.n
-                                                     << " images exceed the int count of "
-                                                        "MPI_Allgatherv");
-    std::vector<int> counts(n_ranks), displs(n_ranks);
-    for (int r = 0; r < n_ranks; ++r) {
-      counts[r] = static_cast<int>(floats * (offsets[r + 1] - offsets[r]));
-      displs[r] = static_cast<int>(floats * offsets[r]);
-    }
-    mpi::check(MPI_Allgatherv(local.values.data(), counts[mpi::comm_rank(ctx.comm)], MPI_FLOAT,
-                              all.values.data(), counts.data(), displs.data(), MPI_FLOAT, ctx.comm),
-               "MPI_Allgatherv");
+    mpi::allgather_blocks(reinterpret_cast<const float*>(local.values.data()), all.n,
+                          2 * local.stride(), reinterpret_cast<float*>(all.values.data()), ctx.comm,
+                          "pairs: aligned features");
   }
   auto timer = ctx.timers.scope("sample pairs");
   return aligned_pairs(all, rows, opt, ctx.comm);

@@ -199,6 +199,25 @@ private:
   Eigen::VectorXd inv_sqrt_degree_, trivial_;
 };
 
+/// From the eigenpairs of ½(I + S') (NormalisedAffinity): the eigenvalues mapped back to those of
+/// D^-½·W·D^-½ (trivial one deflated) and shared; returned, the first k generalised eigenvectors
+/// D^-½·u, centred and whitened to Yᵀ·Y = N/3 (the second moment of vec R, or of a unit vector,
+/// over uniform orientations). Throws, naming the start, when they are degenerate.
+RowMatrix harmonic_embedding(const NormalisedAffinity& affinity, detail::EigenPairs& eig, int k,
+                             const char* what, MPI_Comm comm) {
+  for (double& value : eig.values)
+    value = 2 * value - 1;
+  share_eigenvalues(eig, comm);
+  RowMatrix y = affinity.inv_sqrt_degree().asDiagonal() * eig.vectors.leftCols(k);
+  y.rowwise() -= y.colwise().mean();
+  const Eigen::MatrixXd second = y.transpose() * y * (3.0 / static_cast<double>(y.rows()));
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(second);
+  PAIRPOSE_CHECK(es.eigenvalues().minCoeff() > 1e-12 * es.eigenvalues().maxCoeff(),
+                 what << " initialisation: the eigenvectors are degenerate (pair graph too sparse "
+                         "or disconnected)");
+  return y * es.operatorInverseSqrt();
+}
+
 } // namespace
 
 std::vector<geometry::Quat> spectral_initialise(const PairSet& local, MPI_Comm comm,
@@ -241,19 +260,7 @@ std::vector<geometry::Quat> laplacian_initialise(const PairSet& local, MPI_Comm 
   const NormalisedAffinity affinity(local, opt.laplacian_tau, comm);
   detail::EigenPairs eig = detail::top_eigenpairs(affinity, n, opt, comm);
   const auto eigen_done = std::chrono::steady_clock::now();
-  for (double& v : eig.values)
-    v = 2 * v - 1; // back to the eigenvalues of D^-½·W·D^-½ (trivial one deflated)
-  share_eigenvalues(eig, comm);
-
-  // Generalised eigenvectors D^-½·u, centred and whitened to Yᵀ·Y = N/3.
-  RowMatrix y = affinity.inv_sqrt_degree().asDiagonal() * eig.vectors;
-  y.rowwise() -= y.colwise().mean();
-  const Eigen::MatrixXd second = y.transpose() * y * (3.0 / static_cast<double>(n));
-  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(second);
-  PAIRPOSE_CHECK(es.eigenvalues().minCoeff() > 1e-12 * es.eigenvalues().maxCoeff(),
-                 "Laplacian initialisation: the eigenvectors are degenerate (pair graph too "
-                 "sparse or disconnected)");
-  y = y * es.operatorInverseSqrt();
+  RowMatrix y = harmonic_embedding(affinity, eig, 9, "Laplacian", comm);
   return round_embedding(std::move(y), eig, local, comm, screened, fraction, start, eigen_done,
                          report);
 }
@@ -347,17 +354,7 @@ std::vector<geometry::Quat> vdm_initialise(const PairSet& local, MPI_Comm comm,
   // 1. Viewing directions from the graph's first harmonics.
   const NormalisedAffinity adjacency(local, std::numeric_limits<double>::infinity(), comm);
   detail::EigenPairs eig = detail::top_eigenpairs(adjacency, n, opt, comm);
-  for (double& v : eig.values)
-    v = 2 * v - 1;
-  share_eigenvalues(eig, comm);
-  RowMatrix v = adjacency.inv_sqrt_degree().asDiagonal() * eig.vectors.leftCols(3);
-  v.rowwise() -= v.colwise().mean();
-  const Eigen::MatrixXd second = v.transpose() * v * (3.0 / static_cast<double>(n));
-  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(second);
-  PAIRPOSE_CHECK(es.eigenvalues().minCoeff() > 1e-12 * es.eigenvalues().maxCoeff(),
-                 "vdm initialisation: the eigenvectors are degenerate (pair graph too sparse or "
-                 "disconnected)");
-  v = v * es.operatorInverseSqrt();
+  RowMatrix v = harmonic_embedding(adjacency, eig, 3, "vdm", comm);
   mpi::broadcast(v.data(), v.size(), 0, comm);
   std::vector<Frame> frame(static_cast<std::size_t>(n));
   for (std::int64_t i = 0; i < n; ++i) {

@@ -245,20 +245,10 @@ void validate_pairs(const PairSet& local, MPI_Comm comm) {
 
 void allgather_rows(std::vector<geometry::Quat>& all, const Block& rows, MPI_Comm comm) {
   static_assert(sizeof(geometry::Quat) == 4 * sizeof(double), "Quat must be 4 packed doubles");
-  const int n_ranks = mpi::comm_size(comm);
   const auto n = static_cast<std::int64_t>(all.size());
-  const std::vector<std::int64_t> offsets = block_offsets(n, n_ranks);
-  std::vector<int> counts(n_ranks), displs(n_ranks);
-  for (int r = 0; r < n_ranks; ++r) {
-    counts[r] = static_cast<int>(4 * (offsets[r + 1] - offsets[r]));
-    displs[r] = static_cast<int>(4 * offsets[r]);
-  }
-  PAIRPOSE_CHECK(4 * n < std::numeric_limits<int>::max(),
-                 "allgather_rows: " << n << " particles exceed the int count of MPI_Allgatherv");
-  PAIRPOSE_CHECK(rows.begin == offsets[mpi::comm_rank(comm)], "allgather_rows: bad row block");
-  mpi::check(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, all.data(), counts.data(),
-                            displs.data(), MPI_DOUBLE, comm),
-             "MPI_Allgatherv");
+  PAIRPOSE_CHECK(rows == split_block(n, comm), "allgather_rows: bad row block");
+  double* data = reinterpret_cast<double*>(all.data());
+  mpi::allgather_blocks(data + 4 * rows.begin, n, 4, data, comm, "allgather_rows"); // in place
 }
 
 } // namespace pairpose::recover::detail

@@ -41,7 +41,7 @@ void declare_recover(config::Schema& s) {
   s.integer("vdm_smoothing", 10, 0, 10000,
             "init = vdm: rounds of neighbour averaging after the in-plane synchronisation.");
   s.integer("eigen_iterations", 0, 0, 1000000,
-            "Iteration limit of the eigensolver of the spectral, Laplacian and vdm starts (0 = "
+            "Iteration limit of the eigensolver of the spectral, landmark, Laplacian and vdm starts (0 = "
             "500 for spectral, 5000 for the others, whose eigenvalues lie closer together).");
   s.choice("method", "lbfgs", {"lbfgs", "gd", "adam"},
            "Refinement: Riemannian L-BFGS or gradient descent (Armijo line search), or Adam.");
@@ -132,6 +132,11 @@ std::vector<double> initial_orientations(const StageContext& ctx, const io::Data
   if (init == "random") return random_quaternions(pairs.n_particles, seed, 0);
   SpectralOptions so;
   so.seed = seed;
+  // The Laplacian and vdm eigenvalues lie closer together than the Gram matrix's.
+  if (p.integer("eigen_iterations") > 0)
+    so.max_eigen_iterations = static_cast<int>(p.integer("eigen_iterations"));
+  else if (init == "laplacian" || init == "vdm")
+    so.max_eigen_iterations = 5000;
   so.n_restarts = p.integer("spectral_restarts") > 0
                       ? static_cast<int>(p.integer("spectral_restarts"))
                       : (init == "laplacian" ? 200 : 48);
@@ -151,17 +156,11 @@ std::vector<double> initial_orientations(const StageContext& ctx, const io::Data
                    report.unplaced.size(), report.unplaced.front());
   } else if (init == "vdm") {
     so.vdm_smoothing = static_cast<int>(p.integer("vdm_smoothing"));
-    so.max_eigen_iterations =
-        p.integer("eigen_iterations") > 0 ? static_cast<int>(p.integer("eigen_iterations")) : 5000;
     q = vdm_initialise(pairs, ctx.comm, so, &report);
   } else if (init == "laplacian") {
     so.laplacian_tau = p.real("laplacian_tau");
-    so.max_eigen_iterations =
-        p.integer("eigen_iterations") > 0 ? static_cast<int>(p.integer("eigen_iterations")) : 5000;
     q = laplacian_initialise(pairs, ctx.comm, so, &report);
   } else {
-    if (p.integer("eigen_iterations") > 0)
-      so.max_eigen_iterations = static_cast<int>(p.integer("eigen_iterations"));
     q = spectral_initialise(pairs, ctx.comm, so, &report);
   }
   ctx.log.info("recover: {} initialisation in {:.1f} s (rounding residual {:.3g}, eigensolver "

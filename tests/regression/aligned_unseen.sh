@@ -5,7 +5,7 @@
 # the vdm start and no distance refinement. Checks, at 2 ranks: the median E_OR is <= 0.25 rad
 # (measured 0.219); the pair set is bit-identical at 1 rank and the 1-rank E_OR agrees; bad
 # settings are refused naming the key (strategy with source aligned, a dataset without images,
-# init = vdm on pairs without in-plane angles). Skips (77) without the map or numpy/h5py.
+# init = vdm on pairs without in-plane angles), and a damaged /pairs/inplane naming the array. Skips (77) without the map or numpy/h5py.
 set -uo pipefail
 PY=${PAIRPOSE_PYTHON:-/usr/bin/python3}
 MAP=${PAIRPOSE_SHARED_DATA:-../shared/data}/5j0n.mrc
@@ -78,4 +78,20 @@ check "knn pairs without angles" "${mpi2[@]}" "$bin" pairs case.toml --set pairs
   --set pairs.source=exact
 check_error "vdm without in-plane angles" "in-plane" "${mpi2[@]}" "$bin" recover case.toml \
   --set recover.dataset=one.h5 --set recover.init=vdm
+# A damaged /pairs/inplane is refused, naming the array and the row.
+check "damage the angles" "$PY" - <<'PYTHON'
+import h5py, numpy as np, shutil
+shutil.copy("test.h5", "nan.h5")
+shutil.copy("test.h5", "short.h5")
+with h5py.File("nan.h5", "r+") as f:
+    f["pairs/inplane"][3, 0] = np.nan
+with h5py.File("short.h5", "r+") as f:
+    a = f["pairs/inplane"][:-1]
+    del f["pairs/inplane"]
+    f["pairs/inplane"] = a
+PYTHON
+check_error "NaN in-plane angle" "/pairs/inplane row 3 is not finite" "${mpi2[@]}" "$bin" recover \
+  case.toml --set recover.dataset=nan.h5
+check_error "short in-plane array" "/pairs/inplane has" "${mpi2[@]}" "$bin" recover case.toml \
+  --set recover.dataset=short.h5
 exit $fail

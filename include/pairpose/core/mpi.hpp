@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "pairpose/core/error.hpp"
+#include "pairpose/core/partition.hpp"
 
 namespace pairpose::mpi {
 
@@ -66,6 +67,30 @@ template <class T> void broadcast(T* data, std::int64_t n, int root, MPI_Comm co
     check(MPI_Bcast(data + off, count, type_of<T>(), root, comm), "MPI_Bcast");
   }
 }
+/// Every rank's block of a distributed array on every rank: the array has n_items items of
+/// item_size values each, split as block_offsets(n_items, comm_size); `mine` holds this rank's
+/// block (or is this rank's block inside `all`: then in place) and `all` receives the whole
+/// array. Throws (naming `what`) when the counts exceed int.
+template <class T>
+void allgather_blocks(const T* mine, std::int64_t n_items, std::int64_t item_size, T* all,
+                      MPI_Comm comm, const char* what) {
+  const int n_ranks = comm_size(comm);
+  const std::vector<std::int64_t> offsets = block_offsets(n_items, n_ranks);
+  PAIRPOSE_CHECK(n_items * item_size < std::int64_t(INT32_MAX),
+                 what << ": " << n_items << " × " << item_size
+                      << " values exceed the int count of MPI_Allgatherv");
+  std::vector<int> counts(n_ranks), displs(n_ranks);
+  for (int r = 0; r < n_ranks; ++r) {
+    counts[r] = static_cast<int>(item_size * (offsets[r + 1] - offsets[r]));
+    displs[r] = static_cast<int>(item_size * offsets[r]);
+  }
+  const int rank = comm_rank(comm);
+  const bool in_place = mine == all + displs[rank];
+  check(MPI_Allgatherv(in_place ? MPI_IN_PLACE : mine, counts[rank], type_of<T>(), all,
+                       counts.data(), displs.data(), type_of<T>(), comm),
+        "MPI_Allgatherv");
+}
+
 /// The string held by `root`, on every rank.
 std::string broadcast_string(const std::string& s, int root, MPI_Comm comm);
 
